@@ -1,0 +1,75 @@
+"""The one interface every domain's verifier implements."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from typing import Any, Mapping, Sequence
+
+from prover.types import Problem, Verdict
+
+
+class RowError(ValueError):
+    """A malformed input row: names the field that is wrong and why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"field {field!r}: {message}")
+        self.field = field
+        self.message = message
+
+
+def require_str(row: Mapping[str, Any], field: str, *, allow_empty: bool = False) -> str:
+    """Read a string field from an input row, raising ``RowError`` naming it."""
+    if field not in row:
+        raise RowError(field, "is missing")
+    value = row[field]
+    if not isinstance(value, str):
+        raise RowError(field, f"must be a string, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise RowError(field, "must not be empty")
+    return value
+
+
+def cap_text(text: str, cap: int, *, marker: str = "\n... [feedback truncated]") -> tuple[str, bool]:
+    """Cap ``text`` at ``cap`` characters; returns (capped text, was it over the cap)."""
+    if cap <= 0 or len(text) <= cap:
+        return text, False
+    keep = max(0, cap - len(marker))
+    return text[:keep] + marker, True
+
+
+class Verifier(abc.ABC):
+    """Batch of (problem, response) in, one typed ``Verdict`` per pair out, in order.
+
+    "The response is wrong" is a ``Verdict`` (``invalid``/``timeout``); only broken
+    infrastructure that cannot even produce an ``error`` verdict raises.
+    """
+
+    domain: str = ""
+
+    @abc.abstractmethod
+    def verify(self, problems: Sequence[Problem], responses: Sequence[str], *, progress: bool = False) -> list[Verdict]:
+        """Verify ``responses[i]`` against ``problems[i]`` for every i."""
+
+    async def averify(self, problems: Sequence[Problem], responses: Sequence[str]) -> list[Verdict]:
+        """Async form; the default runs ``verify`` in a worker thread."""
+        return await asyncio.to_thread(self.verify, problems, responses)
+
+    @classmethod
+    @abc.abstractmethod
+    def problem_from_row(cls, row: Mapping[str, Any]) -> Problem:
+        """Build a ``Problem`` from one ``prover verify`` input row; raise ``RowError``."""
+
+    def close(self) -> None:
+        """Release processes and files. Idempotent."""
+
+    def __enter__(self) -> "Verifier":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_lengths(problems: Sequence[Problem], responses: Sequence[str]) -> None:
+    if len(problems) != len(responses):
+        raise ValueError(f"got {len(problems)} problems but {len(responses)} responses")
