@@ -1,0 +1,3 @@
+from prover.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,125 @@
+"""Get the complete Lean code out of a model's response, never a truncated half.
+
+Rules:
+- the last ```lean4 (or ```lean) block is the answer; a response that stops
+  inside its last block (no closing fence) was truncated and is rejected;
+- the block is either a full theorem (helper lemmas and definitions before it
+  are allowed) or a proof body that continues the formal statement;
+- ``import`` lines that repeat the header's imports are dropped (models often
+  echo the header); any other ``import`` stays, for the policy to refuse.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_FENCE_OPEN = re.compile(r"^[ \t]*```[ \t]*(lean4|lean)[ \t]*$", re.IGNORECASE)
+_FENCE_ANY = re.compile(r"^[ \t]*```")
+_DECL = re.compile(r"^\s*(?:@\[[^\]]*\]\s*)*(?:private\s+|protected\s+|noncomputable\s+)*(theorem|lemma|example|def|abbrev)\b\s*([^\s(:{\[⦃]*)")
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What extraction found. ``code`` is None when nothing usable was found."""
+
+    code: str | None
+    kind: str  # "full" | "body" | "none" | "truncated"
+    reason: str = ""
+
+
+def theorem_name(statement: str) -> str:
+    """The declared name in a formal statement (``theorem foo ... := by`` -> ``foo``)."""
+    for line in statement.splitlines():
+        m = _DECL.match(line)
+        if m and m.group(1) in ("theorem", "lemma") and m.group(2):
+            return m.group(2)
+    raise ValueError(f"cannot find `theorem NAME` in the formal statement: {statement[:120]!r}")
+
+
+def split_header(header: str) -> tuple[str, str]:
+    """Split a header into its ``import`` lines and the rest (``open``, ``set_option``...)."""
+    imports: list[str] = []
+    rest: list[str] = []
+    for line in header.splitlines():
+        (imports if line.strip().startswith("import ") else rest).append(line)
+    return "\n".join(imports).strip(), "\n".join(rest).strip()
+
+
+def last_lean_block(text: str) -> tuple[str | None, bool]:
+    """(code of the last lean block, truncated?). Truncated: the last block never closes."""
+    lines = text.splitlines()
+    last: str | None = None
+    i = 0
+    truncated = False
+    while i < len(lines):
+        if _FENCE_OPEN.match(lines[i]):
+            j = i + 1
+            while j < len(lines) and not _FENCE_ANY.match(lines[j]):
+                j += 1
+            if j >= len(lines):
+                truncated = True
+                last = None
+                break
+            last = "\n".join(lines[i + 1 : j])
+            i = j + 1
+        else:
+            i += 1
+    if truncated:
+        return None, True
+    return last, False
+
+
+def _strip_header_imports(code: str, header_imports: str) -> str:
+    allowed = {line.strip() for line in header_imports.splitlines() if line.strip()}
+    kept = [line for line in code.splitlines() if line.strip() not in allowed or not line.strip().startswith("import ")]
+    return "\n".join(kept)
+
+
+def _declares(code: str, name: str) -> bool:
+    for line in code.splitlines():
+        m = _DECL.match(line)
+        if m and m.group(1) in ("theorem", "lemma") and m.group(2) == name:
+            return True
+    return False
+
+
+def _continue_statement(statement: str, body: str) -> str:
+    """Attach a proof body to the statement, indenting tactics that start at column 0."""
+    stmt = statement.rstrip()
+    body_s = body.strip("\n")
+    stripped = body_s.lstrip()
+    if stmt.endswith("by") and re.match(r"by\b", stripped):
+        body_s = stripped[2:].lstrip("\n")
+        stripped = body_s.lstrip()
+    if stmt.endswith(":=") and not stripped:
+        return stmt + " sorry"
+    lines = body_s.splitlines() or [""]
+    indents = [len(line) - len(line.lstrip()) for line in lines if line.strip()]
+    if indents and min(indents) == 0:
+        lines = ["  " + line if line.strip() else line for line in lines]
+    return stmt + "\n" + "\n".join(lines)
+
+
+def extract_proof(response: str, statement: str, header_imports: str = "") -> Extraction:
+    """Build the code to check from a response to ``statement``."""
+    block, truncated = last_lean_block(response)
+    if truncated:
+        return Extraction(None, "truncated", "The response was cut off inside its last ```lean4 block "
+                          "(no closing fence), so the proof is incomplete.")
+    if block is None:
+        return Extraction(None, "none", "No ```lean4 code block was found in the response; "
+                          "put the complete proof in one final ```lean4 block.")
+    code = _strip_header_imports(block, header_imports).strip("\n")
+    if not code.strip():
+        return Extraction(None, "none", "The final ```lean4 block is empty.")
+    name = theorem_name(statement)
+    if _declares(code, name):
+        return Extraction(code, "full")
+    # A body continuing the statement; a block that restates the statement
+    # under another name is checked as written (and will not declare the target).
+    first = code.lstrip().splitlines()[0] if code.strip() else ""
+    m = _DECL.match(first)
+    if m and m.group(1) in ("theorem", "lemma"):
+        return Extraction(code, "full")
+    return Extraction(_continue_statement(statement, code), "body")

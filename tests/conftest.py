@@ -1,0 +1,26 @@
+"""Shared fixtures. The real wasm Lean starts once per test session (minutes, ~4-6 GB)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def lean_verifier():
+    """One warm pool of the real Lean checker for the whole session.
+
+    Set PROVER_SKIP_LEAN=1 to skip Lean tests on a machine without the toolchain
+    (CI never sets it: there, a missing toolchain is a failure).
+    """
+    if os.environ.get("PROVER_SKIP_LEAN") == "1":
+        pytest.skip("PROVER_SKIP_LEAN=1")
+    from prover.verifiers.lean import LeanConfig, LeanVerifier
+
+    verifier = LeanVerifier(LeanConfig(workers=1, timeout_s=60.0))
+    yield verifier
+    verifier.close()

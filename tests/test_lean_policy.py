@@ -1,0 +1,69 @@
+"""Constructs refused before Lean sees them, and the axiom rule."""
+
+import pytest
+
+from prover.verifiers.lean.policy import PolicyConfig, disallowed_axioms, refused, strip_comments_and_strings
+
+CFG = PolicyConfig()
+
+
+@pytest.mark.parametrize(
+    "code, what",
+    [
+        ("#eval IO.println 1\ntheorem t : True := trivial", "#eval"),
+        ("run_cmd pure ()", "run_cmd/run_tac"),
+        ("theorem t : True := by\n  run_tac pure ()", "run_cmd/run_tac"),
+        ("macro \"cheat\" : tactic => `(tactic| sorry)", "syntax extension"),
+        ("macro_rules | `(tactic| trivial) => `(tactic| sorry)", "syntax extension"),
+        ("syntax \"foo\" : term", "syntax extension"),
+        ("elab \"foo\" : tactic => pure ()", "syntax extension"),
+        ("notation \"ℕ\" => Nat", "syntax extension"),
+        ("infixl:65 \" +' \" => HAdd.hAdd", "syntax extension"),
+        ("axiom cheat : False", "axiom"),
+        ("@[implemented_by foo] def bar : Nat := 0", "implemented_by/extern"),
+        ("@[extern \"c_fn\"] opaque f : Nat → Nat", "implemented_by/extern"),
+        ("unsafe def f : Nat := 0", "unsafe"),
+        ("import Lean\ntheorem t : True := trivial", "import"),
+        ("set_option debug.skipKernelTC true in\ntheorem t : False := sorry", "set_option debug.*"),
+        ("theorem t : 2 + 2 = 4 := by native_decide", "native_decide"),
+        ("theorem t : True := Lean.ofReduceBool _ _ rfl", "Lean.ofReduceBool"),
+        ("initialize pure ()", "initialize"),
+    ],
+)
+def test_refused(code, what):
+    msg = refused(code, CFG)
+    assert msg is not None and f"`{what}`" in msg
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "theorem t (a b : Nat) : a + b = b + a := by omega",
+        "-- we could #eval this, but no\ntheorem t : True := trivial",
+        "/- a macro would be cheating; axiom too -/\ntheorem t : True := trivial",
+        'theorem t : "axiom" = "axiom" := rfl',
+        "theorem my_elaborate_lemma (unsafe_n : Nat) : unsafe_n = unsafe_n := rfl",
+        "theorem t : 2 + 2 = 4 := by decide",
+        "set_option maxHeartbeats 400000 in\ntheorem t : True := trivial",
+    ],
+)
+def test_allowed(code):
+    assert refused(code, CFG) is None
+
+
+def test_native_decide_allowed_when_configured():
+    cfg = PolicyConfig(allowed_axioms=("propext", "Quot.sound", "Classical.choice", "Lean.ofReduceBool"),
+                       allow_native_decide=True)
+    assert refused("theorem t : 2 + 2 = 4 := by native_decide", cfg) is None
+
+
+def test_nested_comments_are_stripped_with_lines_kept():
+    code = "/- outer /- inner -/ still comment #eval -/\n#eval 1"
+    clean = strip_comments_and_strings(code)
+    assert clean.count("\n") == 1 and "#eval" in clean.splitlines()[1]
+    assert "line 2" in refused(code, CFG)
+
+
+def test_disallowed_axioms():
+    assert disallowed_axioms(["propext", "Classical.choice", "Quot.sound"], CFG) == []
+    assert disallowed_axioms(["propext", "sorryAx", "Lean.ofReduceBool"], CFG) == ["Lean.ofReduceBool", "sorryAx"]

@@ -1,0 +1,210 @@
+"""The Lean verifier against the real wasm Lean (one warm pool for the session)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from prover.types import Problem, Status
+
+pytestmark = [pytest.mark.lean, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[1]
+ADD = Problem(id="add", domain="lean", statement="theorem add_comm' (a b : Nat) : a + b = b + a := by")
+EM = Problem(id="em", domain="lean", statement="theorem em' (p : Prop) : p ∨ ¬p := by")
+ZERO = Problem(id="zero", domain="lean", statement="theorem zero_add' (n : Nat) : 0 + n = n := by")
+POW = Problem(id="pow", domain="lean", statement="theorem pow10 : 2 ^ 10 = 1024 := by")
+LST = Problem(id="lst", domain="lean", statement="theorem len_append' (xs ys : List Nat) : (xs ++ ys).length = xs.length + ys.length := by")
+
+
+def block(code: str) -> str:
+    return f"Here is the proof.\n```lean4\n{code}\n```\n"
+
+
+VALID = [
+    (ADD, block("theorem add_comm' (a b : Nat) : a + b = b + a := by\n  omega")),
+    (POW, block("theorem pow10 : 2 ^ 10 = 1024 := by decide")),
+    (LST, block("theorem len_append' (xs ys : List Nat) : (xs ++ ys).length = xs.length + ys.length := by\n  simp")),
+    (ZERO, block("theorem zero_add' (n : Nat) : 0 + n = n := by\n  induction n with\n  | zero => rfl\n  | succ k ih => omega")),
+    (ADD, block("theorem helper (x y : Nat) : x + y = y + x := Nat.add_comm x y\n\n"
+                "theorem add_comm' (a b : Nat) : a + b = b + a := helper a b")),
+    (EM, block("theorem em' (p : Prop) : p ∨ ¬p := by\n  exact Classical.em p")),
+    (ADD, block("omega")),  # a body continuing the statement
+]
+
+
+def test_valid_proofs(lean_verifier):
+    verdicts = lean_verifier.verify([p for p, _ in VALID], [r for _, r in VALID])
+    for (p, r), v in zip(VALID, verdicts):
+        assert v.status is Status.VALID, (r, v.feedback, v.details.get("messages"))
+        assert v.reward == 1.0 and v.feedback == ""
+        assert "sorryAx" not in v.details["axioms"]
+        assert v.timings["total"] > 0
+
+
+def test_classical_proof_reports_its_axioms(lean_verifier):
+    v = lean_verifier.check(EM, block("theorem em' (p : Prop) : p ∨ ¬p := by\n  exact Classical.em p"))
+    assert v.valid and "Classical.choice" in v.details["axioms"]
+
+
+def test_wrong_proof_gives_structured_feedback(lean_verifier):
+    v = lean_verifier.check(ADD, block("theorem add_comm' (a b : Nat) : a + b = b + a := by\n  intro h\n  simp"))
+    assert v.status is Status.INVALID and v.reward == 0.0
+    errors = [m for m in v.details["messages"] if m["severity"] == "error"]
+    assert errors and errors[0]["line"] == 2
+    assert "Error 1 at line 2" in v.feedback
+    assert "> 2 |   intro h" in v.feedback  # the offending line, marked
+    assert "Goal state before the error" in v.feedback and "⊢ a + b = b + a" in v.feedback
+    assert not v.feedback_over_cap
+
+
+def test_false_statement_by_decide(lean_verifier):
+    p = Problem(id="f", domain="lean", statement="theorem bad : 2 + 2 = 5 := by")
+    v = lean_verifier.check(p, block("theorem bad : 2 + 2 = 5 := by decide"))
+    assert v.status is Status.INVALID and "decide" in v.feedback
+
+
+def test_sorry_is_invalid(lean_verifier):
+    v = lean_verifier.check(ADD, block("theorem add_comm' (a b : Nat) : a + b = b + a := by\n  sorry"))
+    assert v.status is Status.INVALID
+    assert "sorryAx" in v.details["axioms"] and "sorry" in v.feedback
+
+
+def test_new_axiom_is_refused_before_lean(lean_verifier):
+    v = lean_verifier.check(ADD, block("axiom cheat : ∀ a b : Nat, a + b = b + a\n"
+                                       "theorem add_comm' (a b : Nat) : a + b = b + a := cheat a b"))
+    assert v.status is Status.INVALID and "`axiom`" in v.feedback and v.details.get("refused")
+
+
+def test_changed_statement_is_invalid(lean_verifier):
+    v = lean_verifier.check(ADD, block("theorem add_comm' (a b : Nat) : a + b = a + b := by rfl"))
+    assert v.status is Status.INVALID
+    assert v.details["found"] and not v.details["type_matches"]
+    assert "stated differently" in v.feedback
+
+
+def test_alpha_renamed_binders_still_match(lean_verifier):
+    v = lean_verifier.check(ADD, block("theorem add_comm' (x y : Nat) : x + y = y + x := by omega"))
+    assert v.valid, v.feedback
+
+
+def test_renamed_theorem_is_invalid(lean_verifier):
+    v = lean_verifier.check(ADD, block("theorem my_add (a b : Nat) : a + b = b + a := by omega"))
+    assert v.status is Status.INVALID and not v.details["found"]
+    assert "not declared" in v.feedback
+
+
+def test_notation_trick_cannot_change_meaning(lean_verifier):
+    # Even if a redefinition slipped past the text filter, the type is compared as elaborated.
+    v = lean_verifier.check(ADD, block("def Nat.add' := 0\n"
+                                       "theorem add_comm' (a b : Nat) : a + b = b + a := by omega"))
+    assert v.valid
+    v2 = lean_verifier.check(ADD, block("theorem add_comm' (a b : Int) : a + b = b + a := by omega"))
+    assert v2.status is Status.INVALID and not v2.details["type_matches"]
+
+
+def test_native_decide_is_rejected(lean_verifier):
+    v = lean_verifier.check(POW, block("theorem pow10 : 2 ^ 10 = 1024 := by native_decide"))
+    assert v.status is Status.INVALID and "native_decide" in v.feedback
+
+
+def test_truncated_response_is_invalid_without_lean(lean_verifier):
+    v = lean_verifier.check(ADD, "```lean4\ntheorem add_comm' (a b : Nat) : a + b = b + a := by\n  om")
+    assert v.status is Status.INVALID and "cut off" in v.feedback
+
+
+def test_mathlib_header_is_an_error_under_wasm(lean_verifier):
+    p = Problem(id="m", domain="lean", statement="theorem t (x : ℝ) : x = x := by", header="import Mathlib\nopen Real\n")
+    v = lean_verifier.check(p, block("theorem t (x : ℝ) : x = x := rfl"))
+    assert v.status is Status.ERROR and "Mathlib" in v.feedback
+
+
+def test_header_rest_is_applied(lean_verifier):
+    p = Problem(id="h", domain="lean", statement="theorem t (n : ℕ) : n + 0 = n := by",
+                header="notation \"ℕ\" => Nat\nopen Nat\n")
+    v = lean_verifier.check(p, block("theorem t (n : ℕ) : n + 0 = n := by simp"))
+    assert v.valid, v.feedback
+
+
+def test_feedback_cap(lean_verifier):
+    cfg = lean_verifier.config
+    old = cfg.feedback_cap
+    cfg.feedback_cap = 200
+    try:
+        v = lean_verifier.check(ADD, block("theorem add_comm' (a b : Nat) : a + b = b + a := by\n  exact foo bar baz"))
+    finally:
+        cfg.feedback_cap = old
+    assert v.status is Status.INVALID and v.feedback_over_cap and len(v.feedback) <= 200
+
+
+def test_batch_keeps_order(lean_verifier):
+    probs = [ADD, POW, ADD, POW]
+    resps = [block("omega"), block("theorem pow10 : 2 ^ 10 = 1000 := by decide"), block("simp"), block("decide")]
+    verdicts = lean_verifier.verify(probs, resps)
+    assert [v.status for v in verdicts][1] is Status.INVALID
+    assert verdicts[0].valid and verdicts[3].valid
+
+
+def test_cli_verify_with_malformed_line(lean_verifier, tmp_path):
+    rows = [
+        {"id": "ok", "formal_statement": ADD.statement, "response": block("omega")},
+        {"id": "bad", "response": block("omega")},  # no formal_statement
+        "not json at all",
+        {"id": "wrong", "formal_statement": ADD.statement, "header": "", "response": block("rfl")},
+    ]
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "prover", "verify", "--domain", "lean", "--input", str(inp),
+                           "--output", str(out)], capture_output=True, text=True, timeout=1200, cwd=REPO)
+    assert proc.returncode == 2  # bad lines are reported...
+    assert "in.jsonl:2: field 'formal_statement': is missing" in proc.stderr
+    assert "in.jsonl:3: not valid JSON" in proc.stderr
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["line"] for r in results] == [1, 2, 3, 4]  # ...and no other row is lost
+    assert results[0]["status"] == "valid" and results[3]["status"] == "invalid"
+    assert results[1]["status"] == "error" and "formal_statement" in results[1]["feedback"]
+
+
+# The two tests below kill workers; the pool must replace them (each restart costs a wasm start).
+
+def test_timeout_kills_and_pool_recovers(lean_verifier):
+    cfg = lean_verifier.config
+    old = cfg.timeout_s
+    cfg.timeout_s = 2.0
+    slow = Problem(id="slow", domain="lean", statement="theorem slow : (List.range 3000).length = 3000 := by")
+    try:
+        v = lean_verifier.check(slow, block("theorem slow : (List.range 3000).length = 3000 := by\n"
+                                            "  set_option maxRecDepth 100000 in decide"))
+    finally:
+        cfg.timeout_s = old
+    assert v.status is Status.TIMEOUT and v.reward == 0.0 and "longer than" in v.feedback
+    assert lean_verifier.pool.stats.timeouts >= 1
+    # the pool starts a fresh worker; the next check waits for it and passes
+    assert lean_verifier.check(ADD, block("omega")).valid
+
+
+def test_killed_worker_mid_request_gives_error_and_pool_recovers(lean_verifier):
+    slow = Problem(id="slow2", domain="lean", statement="theorem slow2 : (List.range 3000).length = 3000 := by")
+    resp = block("theorem slow2 : (List.range 3000).length = 3000 := by\n  set_option maxRecDepth 100000 in decide")
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("v", lean_verifier.check(slow, resp)))
+    t.start()
+    time.sleep(1.0)
+    workers = lean_verifier.pool.workers()
+    assert workers
+    for w in workers:
+        os.killpg(w.pgid, signal.SIGKILL)
+    t.join(timeout=120)
+    assert not t.is_alive()
+    v = result["v"]
+    assert v.status is Status.ERROR and "died" in v.feedback
+    assert lean_verifier.check(ADD, block("omega")).valid
