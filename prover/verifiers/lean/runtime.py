@@ -122,9 +122,32 @@ class LaunchSpec:
     env: dict[str, str]
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_stale_workdirs(work: Path) -> None:
+    """Remove work dirs of dead client processes: their orphaned checkers then stop
+    (a checker leaves its loop when its ``serve`` file disappears)."""
+    for d in work.glob("w*-*"):
+        try:
+            pid = int(d.name[1:].split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def new_workdir() -> Path:
     work = _cache_root() / "work"
     work.mkdir(parents=True, exist_ok=True)
+    reap_stale_workdirs(work)
     d = Path(tempfile.mkdtemp(dir=work, prefix=f"w{os.getpid()}-"))
     (d / "req").mkdir()
     (d / "resp").mkdir()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from prover.verifiers.lean.pool import LeanPool, PoolResult
 from prover.verifiers.lean.runtime import native_launch, new_workdir, wasm_launch, wasm_modules, wasm_runtime_dir
 
 log = logging.getLogger(__name__)
+
+# Lean's warning, quoted with '…' in older releases and `…` in newer ones.
+_SORRY_WARNING = re.compile(r"declaration uses ['`]sorry['`]")
 
 
 def close_statement(statement: str) -> str:
@@ -175,7 +179,7 @@ class LeanVerifier(Verifier):
         name = prepared.payload["name"] if prepared.payload else "?"
         errors = [m for m in messages if m.get("severity") == "error"]
         problems: list[str] = []
-        uses_sorry = "sorryAx" in axioms or any("declaration uses 'sorry'" in str(m.get("text", "")) for m in messages)
+        uses_sorry = "sorryAx" in axioms or any(_SORRY_WARNING.search(str(m.get("text", ""))) for m in messages)
         if uses_sorry:
             problems.append("The proof uses `sorry` (or an error left a hole), so it proves nothing. Replace every `sorry`.")
         if not errors:

@@ -8,6 +8,7 @@ files through positioned reads, which pipes do not support.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -54,6 +55,7 @@ class CheckerWorker:
         )
         self.pgid = self.proc.pid  # start_new_session: the child leads its own group
         self.ready = False
+        atexit.register(self.kill)  # never leave a checker behind when the interpreter exits
 
     # -- lifecycle -------------------------------------------------------
     def wait_ready(self, timeout_s: float, should_stop: Callable[[], bool] = lambda: False) -> float:
@@ -105,6 +107,7 @@ class CheckerWorker:
 
     def close(self) -> None:
         self.kill()
+        atexit.unregister(self.kill)
         try:
             self._log_file.close()
         except OSError:
