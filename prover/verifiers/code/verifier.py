@@ -1,0 +1,386 @@
+"""``CodeVerifier``: Python solutions checked against HumanEval/MBPP-style tests in a sandbox."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from prover.types import Problem, Status, Verdict
+from prover.verifiers.base import RowError, Verifier, cap_text, check_lengths, require_str
+from prover.verifiers.code.extract import Extraction, extract_code, is_code_prompt
+from prover.verifiers.code.sandbox import MODES, Limits, SandboxPool, default_workers, resolve_mode
+
+FEEDBACK_MODES = ("detailed", "binary")
+BINARY_FEEDBACK = "Your solution failed the tests."
+_STDOUT_DETAIL_CAP = 2000
+
+
+@dataclass
+class CodeVerifierConfig:
+    """Settings of the code verifier (``prover verify --domain code``)."""
+
+    timeout_s: float = field(
+        default=10.0,
+        metadata={"help": "Wall-clock seconds per sample to load the solution and run all its tests; the CPU-time limit is the same, rounded up."},
+    )
+    memory_mb: int = field(
+        default=512,
+        metadata={"help": "Address-space limit (RLIMIT_AS) of each of the solution's processes, in MiB; a sample's worst case is max_processes x memory_mb."},
+    )
+    max_processes: int = field(
+        default=4, metadata={"help": "Most processes/threads the solution may run at once (RLIMIT_NPROC on its own uid)."}
+    )
+    max_output_bytes: int = field(
+        default=64 * 1024, metadata={"help": "Bytes of the solution's stdout/stderr kept; the rest is read and dropped."}
+    )
+    workers: int = field(default=0, metadata={"help": "Samples verified in parallel, one warm sandbox each; 0 = number of CPU cores."})
+    feedback_cap: int = field(default=3000, metadata={"help": "Most characters of feedback per sample (longer feedback is cut and flagged)."})
+    feedback_mode: str = field(
+        default="detailed",
+        metadata={"help": "'detailed': first failing test and the error; 'binary': only 'Your solution failed the tests.' (STaR retry)."},
+    )
+    sandbox: str = field(
+        default="auto",
+        metadata={"help": "'bwrap' (bubblewrap namespaces + rlimits), 'rlimits' (no bwrap), or 'auto' (bwrap when it works here)."},
+    )
+    tmpfs_mb: int = field(default=64, metadata={"help": "Size of the solution's private writable /tmp, in MiB."})
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.timeout_s, (int, float)) or isinstance(self.timeout_s, bool) or not 0 < self.timeout_s <= 3600:
+            raise ValueError(f"timeout_s must be a number of seconds in (0, 3600], got {self.timeout_s!r}; e.g. timeout_s=10")
+        for name, low, high, example in (
+            ("memory_mb", 64, 1 << 20, 512),
+            ("max_processes", 1, 4096, 4),
+            ("max_output_bytes", 0, 1 << 30, 65536),
+            ("workers", 0, 1024, 0),
+            ("feedback_cap", 0, 1 << 24, 3000),
+            ("tmpfs_mb", 1, 1 << 16, 64),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}; e.g. {name}={example}")
+        if self.feedback_mode not in FEEDBACK_MODES:
+            raise ValueError(f"feedback_mode must be one of {FEEDBACK_MODES}, got {self.feedback_mode!r}; use 'binary' for STaR-style retries")
+        if self.sandbox not in MODES:
+            raise ValueError(f"sandbox must be one of {MODES}, got {self.sandbox!r}; 'auto' picks bwrap when it works here")
+
+    def limits(self) -> Limits:
+        return Limits(
+            timeout_s=float(self.timeout_s),
+            memory_mb=self.memory_mb,
+            max_processes=self.max_processes,
+            max_output_bytes=self.max_output_bytes,
+            tmpfs_mb=self.tmpfs_mb,
+        )
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """How a problem's tests are run (derived once from the ``Problem``)."""
+
+    style: str  # "check" (HumanEval: test_code defines check(candidate)) or "asserts" (MBPP)
+    entry_point: str
+    names: tuple[str, ...] = ()  # names the assert lines/setup take from the solution
+    prompt_code: str = ""
+
+    @classmethod
+    def from_problem(cls, problem: Problem) -> "RunSpec":
+        if problem.test_code.strip():
+            entry = problem.entry_point
+            prompt_code = problem.prompt if is_code_prompt(problem.prompt, entry) else ""
+            return cls("check", entry, (entry,), prompt_code)
+        names = free_names([*problem.tests, problem.test_setup_code])
+        entry = problem.entry_point or first_called_name(problem.tests, names)
+        if entry and entry not in names:  # e.g. MBPP's own `sum`: only the entry point may shadow a builtin
+            names.append(entry)
+        prompt_code = problem.prompt if is_code_prompt(problem.prompt, entry) else ""
+        return cls("asserts", entry, tuple(names), prompt_code)
+
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+def free_names(sources: Sequence[str]) -> list[str]:
+    """Names the snippets read but neither assign nor get from builtins, in first-use order."""
+    assigned: set[str] = set()
+    seen: dict[str, None] = {}
+    for source in sources:
+        if not source.strip():
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                if isinstance(node.ctx, ast.Store):
+                    assigned.add(node.id)
+                elif node.id not in _BUILTIN_NAMES:
+                    seen.setdefault(node.id, None)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+                assigned.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                assigned.update((a.asname or a.name.split(".")[0]) for a in node.names)
+    return [n for n in seen if n not in assigned]
+
+
+def first_called_name(tests: Sequence[str], names: Sequence[str]) -> str:
+    """The function the first test calls (the MBPP entry point)."""
+    wanted = set(names)
+    for test in tests:
+        try:
+            tree = ast.parse(test)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in wanted:
+                return node.func.id
+    return names[0] if names else ""
+
+
+class CodeVerifier(Verifier):
+    """Batch of (code problem, response) -> ``Verdict`` per pair, run in warm sandboxes.
+
+    VALID (reward 1) only when the trusted driver saw every test statement
+    complete on values the solution computed; see docs/sandbox.md.
+    """
+
+    domain = "code"
+
+    def __init__(self, config: CodeVerifierConfig | None = None) -> None:
+        self.config = config or CodeVerifierConfig()
+        self.sandbox_mode = resolve_mode(self.config.sandbox)  # raises SandboxUnavailable early
+        self.workers = self.config.workers or default_workers()
+        self._pool: SandboxPool | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- rows
+    @classmethod
+    def problem_from_row(cls, row: Mapping[str, Any]) -> Problem:
+        """Row -> Problem: ``id``, ``prompt``, then ``test`` + ``entry_point`` or ``tests`` (+ ``test_setup_code``)."""
+        if "id" not in row:
+            raise RowError("id", "is missing")
+        pid = row["id"]
+        if isinstance(pid, bool) or not isinstance(pid, (str, int)) or not str(pid).strip():
+            raise RowError("id", f"must be a non-empty string, got {pid!r}")
+        prompt = row.get("prompt", "")
+        if not isinstance(prompt, str):
+            raise RowError("prompt", f"must be a string, got {type(prompt).__name__}")
+        entry = row.get("entry_point", "")
+        if not isinstance(entry, str) or (entry and not (entry.isidentifier() and not keyword.iskeyword(entry))):
+            raise RowError("entry_point", f"must be a Python identifier, got {entry!r}")
+        has_test = row.get("test") not in (None, "")
+        has_tests = row.get("tests") not in (None, [], ())
+        if has_test and has_tests:
+            raise RowError("test", "give either `test` (HumanEval style) or `tests` (MBPP style), not both")
+        if has_test:
+            test = require_str(row, "test")
+            tree = _parse_field("test", test)
+            if not any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body):
+                raise RowError("test", "must define check(candidate) at top level (HumanEval style)")
+            if not entry:
+                raise RowError("entry_point", "is required with `test`: the name of the function passed to check()")
+            return Problem(id=str(pid), domain="code", prompt=prompt, test_code=test, entry_point=entry)
+        if not has_tests:
+            raise RowError("tests", "is missing: give `tests` (a list of assert lines) or `test` (Python defining check(candidate)) with `entry_point`")
+        tests = row["tests"]
+        if not isinstance(tests, (list, tuple)):
+            raise RowError("tests", f"must be a list of strings, got {type(tests).__name__}")
+        for i, line in enumerate(tests):
+            if not isinstance(line, str) or not line.strip():
+                raise RowError("tests", f"item {i} must be a non-empty string of Python, got {line!r}")
+            _parse_field("tests", line, item=i)
+        setup = row.get("test_setup_code", "") or ""
+        if not isinstance(setup, str):
+            raise RowError("test_setup_code", f"must be a string, got {type(setup).__name__}")
+        if setup:
+            _parse_field("test_setup_code", setup)
+        problem = Problem(id=str(pid), domain="code", prompt=prompt, tests=tuple(tests), test_setup_code=setup, entry_point=entry)
+        if not RunSpec.from_problem(problem).entry_point:
+            raise RowError("tests", "do not call any function of the solution; set `entry_point`")
+        return problem
+
+    # -- verification
+    def _ensure_started(self) -> tuple[SandboxPool, ThreadPoolExecutor]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("CodeVerifier is closed")
+            if self._pool is None:
+                self._pool = SandboxPool(self.sandbox_mode, self.workers, tmpfs_mb=self.config.tmpfs_mb)
+                self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="code-verify")
+            assert self._executor is not None
+            return self._pool, self._executor
+
+    def isolation(self) -> dict[str, Any]:
+        """What the sandbox isolates here (mode, per-sample namespaces, separate uid, network); starts it."""
+        pool, _ = self._ensure_started()
+        return pool.isolation()
+
+    def verify(self, problems: Sequence[Problem], responses: Sequence[str], *, progress: bool = False) -> list[Verdict]:
+        check_lengths(problems, responses)
+        if not problems:
+            return []
+        pool, executor = self._ensure_started()
+        futures = [executor.submit(self._verify_one, pool, p, r) for p, r in zip(problems, responses)]
+        if progress:
+            from tqdm import tqdm
+
+            for fut in tqdm(futures, desc="verify code", unit="sample"):
+                fut.result()
+        return [f.result() for f in futures]
+
+    def verify_one(self, problem: Problem, response: str) -> Verdict:
+        pool, _ = self._ensure_started()
+        return self._verify_one(pool, problem, response)
+
+    def _verify_one(self, pool: SandboxPool, problem: Problem, response: str) -> Verdict:
+        t0 = time.perf_counter()
+        try:
+            return self._verify_checked(pool, problem, response, t0)
+        except Exception as exc:  # noqa: BLE001 - an infrastructure failure is a verdict, not a crash
+            return Verdict(
+                Status.ERROR,
+                0.0,
+                feedback=f"code verifier error: {type(exc).__name__}: {exc}",
+                details={"reason": "harness"},
+                timings={"total": time.perf_counter() - t0},
+            )
+
+    def _verify_checked(self, pool: SandboxPool, problem: Problem, response: str, t0: float) -> Verdict:
+        if problem.domain != "code":
+            return Verdict.infra_error(f"problem {problem.id!r} has domain {problem.domain!r}, not 'code'")
+        if not isinstance(response, str):
+            return Verdict.infra_error(f"response for {problem.id!r} is {type(response).__name__}, not str")
+        spec = RunSpec.from_problem(problem)
+        if not (problem.test_code.strip() or problem.tests):
+            return Verdict.infra_error(f"problem {problem.id!r} has no tests")
+        ext = extract_code(response, prompt=problem.prompt, entry_point=spec.entry_point)
+        t_extract = time.perf_counter() - t0
+        if not ext.ok:
+            return self._verdict(
+                Status.INVALID,
+                ext.message,
+                {"reason": ext.reason, "extraction": ext.kind, "tests_passed": 0},
+                {"extract": t_extract, "total": time.perf_counter() - t0},
+            )
+        limits = self.config.limits()
+        job = {
+            "id": problem.id,
+            "program": ext.program,
+            "style": spec.style,
+            "prompt_code": spec.prompt_code,
+            "test_code": problem.test_code,
+            "entry_point": spec.entry_point,
+            "tests": list(problem.tests),
+            "setup": problem.test_setup_code,
+            "names": list(spec.names),
+            "timeout": limits.timeout_s,
+            "cpu_s": limits.cpu_s,
+            "memory_mb": limits.memory_mb,
+            "max_processes": limits.max_processes,
+            "file_size_mb": limits.file_size_mb,
+            "tmpfs_mb": limits.tmpfs_mb,
+            "output_cap": limits.max_output_bytes,
+        }
+        t_sandbox = time.perf_counter()
+        report = pool.run(job, limits)
+        timings = {
+            "extract": t_extract,
+            "sandbox": time.perf_counter() - t_sandbox,
+            "load": float(report.get("load_s") or 0.0),
+            "tests": float(report.get("tests_s") or 0.0),
+        }
+        details: dict[str, Any] = {
+            "reason": report.get("reason", ""),
+            "extraction": ext.kind,
+            "tests_passed": int(report.get("tests_passed") or 0),
+            "tests_total": int(report.get("tests_total") or len(problem.tests) or 1),
+            "sandbox": pool.mode,
+        }
+        for key in ("failing_test", "last_call"):
+            if report.get(key):
+                details[key] = str(report[key])
+        stdout = str(report.get("stdout") or "")
+        if stdout:
+            details["stdout"] = stdout[:_STDOUT_DETAIL_CAP]
+        details["stdout_bytes"] = int(report.get("stdout_bytes") or 0)
+        timings["total"] = time.perf_counter() - t0
+        outcome = report.get("outcome")
+        if outcome == "pass":
+            return Verdict(Status.VALID, 1.0, details=details, timings=timings)
+        if outcome == "error":
+            details["message"] = str(report.get("message", ""))[:4000]
+            text, over = cap_text(f"code verifier error: {report.get('message', '')}", self.config.feedback_cap)
+            return Verdict(Status.ERROR, 0.0, feedback=text, feedback_over_cap=over, details=details, timings=timings)
+        status = Status.TIMEOUT if outcome == "timeout" else Status.INVALID
+        return self._verdict(status, format_feedback(report, self.config.timeout_s), details, timings)
+
+    def _verdict(self, status: Status, feedback: str, details: dict[str, Any], timings: dict[str, float]) -> Verdict:
+        if self.config.feedback_mode == "binary":
+            feedback = BINARY_FEEDBACK
+        text, over = cap_text(feedback, self.config.feedback_cap)
+        return Verdict(status, 0.0, feedback=text, feedback_over_cap=over, details=details, timings=timings)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            pool, executor = self._pool, self._executor
+            self._pool = self._executor = None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        if pool is not None:
+            pool.close()
+
+
+def _parse_field(name: str, source: str, *, item: int | None = None) -> ast.Module:
+    try:
+        return ast.parse(source)
+    except SyntaxError as exc:
+        where = f"item {item} " if item is not None else ""
+        raise RowError(name, f"{where}is not valid Python: {exc.msg} (line {exc.lineno})") from None
+
+
+def format_feedback(report: Mapping[str, Any], timeout_s: float) -> str:
+    """Feedback for the error-fix turn from a sandbox report (uncapped)."""
+    reason = str(report.get("reason", ""))
+    message = str(report.get("message", "")).strip()
+    test = str(report.get("failing_test", "")).strip()
+    call = str(report.get("last_call", "")).strip()
+    parts: list[str] = []
+    if reason in ("assertion", "test_error"):
+        parts.append(f"Your code failed a test:\n    {test}")
+        if call:
+            parts.append(f"Last call: {call}")
+        parts.append(message)
+    elif reason == "exception":
+        parts.append(f"Your code raised an exception on the test:\n    {test}")
+        parts.append(message)
+    elif reason == "load_error":
+        parts.append("Your code raised an error while loading, before any test ran:")
+        parts.append(message)
+    elif reason in ("wall_timeout", "cpu_timeout"):
+        kind = "CPU time" if reason == "cpu_timeout" else "time"
+        parts.append(f"Your code exceeded the {kind} limit ({timeout_s:g} s).")
+        if call:
+            parts.append(f"Last call: {call}")
+    else:
+        parts.append(message or "Your code failed the tests.")
+        if test:
+            parts.append(f"While running the test:\n    {test}")
+        elif call:
+            parts.append(f"Last call: {call}")
+        detail = str(report.get("detail", "")).strip()
+        if detail:
+            parts.append(detail)
+    return "\n".join(p for p in parts if p)
+
+
+__all__ = ["CodeVerifier", "CodeVerifierConfig", "RunSpec", "format_feedback", "Extraction", "BINARY_FEEDBACK"]
