@@ -164,25 +164,44 @@ def goalsAt (e : Elaborated) (pos : Position) : IO String :=
 
 def jnat (n : Nat) : Json := Json.num (JsonNumber.fromNat n)
 
+/-- The axioms of `Init` (and `sorryAx`). -/
+def knownAxiom (n : Name) : Bool :=
+  n == `propext || n == `Quot.sound || n == `Classical.choice || n == `sorryAx ||
+  n == `Lean.ofReduceBool || n == `Lean.ofReduceNat || n == `Lean.trustCompiler
+
+/-- Whether imported theorems carry their proofs. The wasm build imports the
+"exported" level of the .olean files, where imported theorems appear as axioms
+without values; then only the known axioms count among imported constants
+(imported theorems were checked when their library was built). -/
+def fullImports (env : Environment) : Bool :=
+  match env.find? `Nat.add_comm with
+  | some (.thmInfo _) => true
+  | _ => false
+
 /-- Axioms a constant depends on (transitively), as dotted names. -/
-partial def axiomsLoop (env : Environment) : List Name → NameSet → List String → List String
+partial def axiomsLoop (env : Environment) (full : Bool) : List Name → NameSet → List String → List String
   | [], _, out => out
   | c :: rest, seen, out =>
-    if seen.contains c then axiomsLoop env rest seen out
+    if seen.contains c then axiomsLoop env full rest seen out
     else
       let seen := seen.insert c
       match env.find? c with
-      | some (.axiomInfo _) => axiomsLoop env rest seen (nameStr c :: out)
+      | some (.axiomInfo _) =>
+        let imported := match env.getModuleIdxFor? c with
+          | some _ => true
+          | none => false
+        if full || !imported || knownAxiom c then axiomsLoop env full rest seen (nameStr c :: out)
+        else axiomsLoop env full rest seen out
       | some ci =>
         let todo := revOnto ci.type.getUsedConstants.toList rest
         let todo := match ci.value? (allowOpaque := true) with
           | some v => revOnto v.getUsedConstants.toList todo
           | none => todo
-        axiomsLoop env todo seen out
-      | none => axiomsLoop env rest seen out
+        axiomsLoop env full todo seen out
+      | none => axiomsLoop env full rest seen out
 
 def axiomsOf (env : Environment) (n : Name) : List String :=
-  axiomsLoop env [n] {} []
+  axiomsLoop env (fullImports env) [n] {} []
 
 /-- A declaration of the checked file by its source name. Declarations of a non-module
 file are private in this Lean (`_private.<module>.0.name`), so look under both names. -/
