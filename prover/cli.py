@@ -85,6 +85,11 @@ def _verifier_config(domain: str, args: argparse.Namespace) -> Any:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    return run_verify(args)
+
+
+def run_verify(args: argparse.Namespace, verifier: Any = None) -> int:
+    """``prover verify``; pass ``verifier`` to reuse a running one (it is then not closed)."""
     inp, out = Path(args.input), Path(args.output)
     if not inp.is_file():
         print(f"error: input file {inp} does not exist", file=sys.stderr)
@@ -99,7 +104,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if good:
         from prover.verifiers import get_verifier
 
-        verifier = get_verifier(args.domain, _verifier_config(args.domain, args))
+        owned = verifier is None
+        if owned:
+            verifier = get_verifier(args.domain, _verifier_config(args.domain, args))
         try:
             bar = tqdm(total=len(good), desc=f"verify {args.domain}", unit="row", file=sys.stderr)
             chunk = max(1, args.chunk)
@@ -112,7 +119,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 bar.update(len(part))
             bar.close()
         finally:
-            verifier.close()
+            if owned:
+                verifier.close()
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         for lineno in sorted(results):

@@ -157,7 +157,10 @@ def test_batch_keeps_order(lean_verifier):
     assert verdicts[0].valid and verdicts[3].valid
 
 
-def test_cli_verify_with_malformed_line(lean_verifier, tmp_path):
+def test_cli_verify_with_malformed_line(lean_verifier, tmp_path, capsys):
+    # The CLI path in-process, on the session's warm pool (a second wasm start costs minutes).
+    from prover.cli import build_parser, run_verify
+
     rows = [
         {"id": "ok", "formal_statement": ADD.statement, "response": block("omega")},
         {"id": "bad", "response": block("omega")},  # no formal_statement
@@ -167,15 +170,27 @@ def test_cli_verify_with_malformed_line(lean_verifier, tmp_path):
     inp = tmp_path / "in.jsonl"
     inp.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "out.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "prover", "verify", "--domain", "lean", "--input", str(inp),
-                           "--output", str(out)], capture_output=True, text=True, timeout=1200, cwd=REPO)
-    assert proc.returncode == 2  # bad lines are reported...
-    assert "in.jsonl:2: field 'formal_statement': is missing" in proc.stderr
-    assert "in.jsonl:3: not valid JSON" in proc.stderr
+    args = build_parser().parse_args(["verify", "--domain", "lean", "--input", str(inp), "--output", str(out)])
+    assert run_verify(args, verifier=lean_verifier) == 2  # bad lines are reported...
+    err = capsys.readouterr().err
+    assert "in.jsonl:2: field 'formal_statement': is missing" in err
+    assert "in.jsonl:3: not valid JSON" in err
     results = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["line"] for r in results] == [1, 2, 3, 4]  # ...and no other row is lost
     assert results[0]["status"] == "valid" and results[3]["status"] == "invalid"
     assert results[1]["status"] == "error" and "formal_statement" in results[1]["feedback"]
+
+
+def test_cli_subprocess_exit_codes(tmp_path):
+    # The installed entry point end to end (math rows: no Lean start needed here).
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "a", "answer": "72", "response": "The answer is \\boxed{72}."}) + "\n{oops\n")
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "prover", "verify", "--domain", "math", "--input", str(inp),
+                           "--output", str(out)], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 2 and "in.jsonl:2: not valid JSON" in proc.stderr
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["status"] for r in results] == ["valid", "error"]
 
 
 # The two tests below kill workers; the pool must replace them (each restart costs a wasm start).
