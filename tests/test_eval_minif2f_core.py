@@ -29,25 +29,25 @@ def _records(run_dir):
 
 @pytest.mark.skipif(not MINIF2F_CORE_PATH.is_file(), reason="data/minif2f_core.jsonl not built yet")
 def test_embedded_model_on_minif2f_core(tmp_path, lean_verifier):
-    # the three shortest test statements keep generation and checking cheap
-    problems = sorted(load_minif2f_core("test"), key=lambda p: (len(p.statement), p.id))[:3]
+    # the two shortest test statements keep generation (slow on a CPU) and checking cheap
+    problems = sorted(load_minif2f_core("test"), key=lambda p: (len(p.statement), p.id))[:2]
     run_dir = tmp_path / "run"
-    common = dict(dataset="minif2f_core", split="test", k=(1, 2), n=2, temperature=1.0, max_new_tokens=96,
-                  few_shot=4, run_dir=str(run_dir), progress=False, batch_problems=3)
+    common = dict(dataset="minif2f_core", split="test", k=(1, 2), n=2, temperature=1.0, max_new_tokens=64,
+                  few_shot=2, run_dir=str(run_dir), progress=False, batch_problems=2)
     policy = get_policy()
 
     plain = run_eval(EvalConfig(**common), policy=policy, verifier=lean_verifier, problems=problems)
-    assert plain["problems"] == 3 and plain["n"] == 2 and "correction" not in plain
+    assert plain["problems"] == 2 and plain["n"] == 2 and "correction" not in plain
     assert set(plain["pass@k"]) == {"pass@1", "pass@2"}
     assert (run_dir / "summary.json").is_file() and (run_dir / "passk.png").stat().st_size > 0
     firsts = _records(run_dir)
-    assert len(firsts) == 6 and {r["turn"] for r in firsts} == {"first"}
+    assert len(firsts) == 4 and {r["turn"] for r in firsts} == {"first"}
     # every attempt got a real verdict (no infrastructure error), and some reached Lean itself
     assert all(r["status"] in ("valid", "invalid", "timeout") for r in firsts), [r["feedback"] for r in firsts]
     counts = {p.id: (2, sum(r["valid"] for r in firsts if r["problem_id"] == p.id)) for p in problems}
     for k in (1, 2):
         assert plain["pass@k"][f"pass@{k}"] == pytest.approx(mean_pass_at_k(counts.values(), k))
-    assert sum(row["problems"] for row in plain["by_source"].values()) == 3
+    assert sum(row["problems"] for row in plain["by_source"].values()) == 2
 
     corrected = run_eval(EvalConfig(**common, correction=True), policy=policy, verifier=lean_verifier,
                          problems=problems)

@@ -95,7 +95,8 @@ class GRPOOptions:
     loss_type: str = field(default="dapo", metadata={"help": f"TRL loss aggregation, one of {LOSS_TYPES}: dapo = "
                                                               "token-level mean over the whole batch; grpo = per-"
                                                               "sequence mean; dr_grpo = sum / constant."})
-    grad_accum: int = field(default=1, metadata={"help": "Micro-batches per optimizer step (gradient accumulation)."})
+    grad_accum: int = field(default=4, metadata={"help": "Micro-batches per optimizer step (gradient accumulation); "
+                                                          "more = less activation memory, same update."})
     num_iterations: int = field(default=1, metadata={"help": "Optimizer passes per generated batch (mu in the "
                                                               "GRPO paper); > 1 makes the clip active."})
     max_prompt_tokens: int = field(default=1536, metadata={"help": "Prompts longer than this (tokens, chat template "

@@ -216,7 +216,7 @@ class Round:
         self.wait_s = 0.0
         self.scored: list[Scored] = []
         self.replay_ratio = 0.0
-        self.started = time.perf_counter()
+        self.generation_s = 0.0  # time inside TRL's generation
 
     def submit(self, pool: ThreadPoolExecutor, verifier: Verifier, idx: list[int], texts: list[str]) -> None:
         problems = [self.rows[i]["problem"] for i in idx]
@@ -391,6 +391,13 @@ class ReplayGRPOTrainer(GRPOTrainer):
         rnd = self.round
         if rnd is None or self.tools or self.rollout_func is not None:
             return super()._generate(prompts)
+        t0 = time.perf_counter()
+        try:
+            return self._generate_streams(rnd, prompts)
+        finally:
+            rnd.generation_s += time.perf_counter() - t0
+
+    def _generate_streams(self, rnd: Round, prompts: list) -> tuple:
         early = self.prover_cfg.verify_early and self.accelerator.num_processes == 1
 
         def verify_soon(idx: list[int], out: tuple) -> None:
@@ -467,7 +474,8 @@ class ReplayGRPOTrainer(GRPOTrainer):
         else:
             self._all_error_rounds = 0
         info: dict[str, Any] = {"rollouts": rollouts, "verifier_wait_s": max(waits) if waits else 0.0,
-                                "replay_ratio": rnd.replay_ratio, "training": rnd.training}
+                                "replay_ratio": rnd.replay_ratio, "training": rnd.training,
+                                "generation_s": rnd.generation_s}
         if rnd.training and self.replay is not None:
             self.replay.record([x[0] for x in local], [x[1] for x in local], [x[2] for x in local],
                                [x[3] for x in local], step=self.state.global_step)
@@ -493,6 +501,9 @@ class ReplayGRPOTrainer(GRPOTrainer):
             return {"eval/pass@1": p1, "eval/pass@n": pn, "eval/problems": float(n)}
         row: dict[str, Any] = step_metrics(rollouts, replay_ratio=ratio, step_time_s=step_time_s,
                                            verifier_wait_s=wait)
+        generation = sum(r["generation_s"] for r in rounds)
+        row["time/generation_s"] = generation
+        row["time/other_s"] = max(0.0, step_time_s - generation - wait)  # mostly the optimisation
         if rounds[-1].get("level") is not None:
             row["difficulty/level"] = float(rounds[-1]["level"])
         if self.replay is not None:
