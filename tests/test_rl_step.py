@@ -1,6 +1,10 @@
 """Real GRPO steps on a tiny random Llama: parameters move, the replay ratio holds, resume continues.
 
-The verifier is a deterministic stand-in (the real Lean runs in test_train_default.py).
+The verifier here is a deterministic rule, not a stand-in for convenience: a random model
+never writes valid Lean, so with real verification every group would have zero reward
+variance and GRPO would have no gradient to test. The parity rule gives mixed rewards in
+every group. The real wasm Lean and the real SmolLM2 run the same trainer end to end in
+test_train_default.py.
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ from prover.types import Problem, Status, Verdict
 
 log = logging.getLogger(__name__)
 
-LEAN_DATASETS: tuple[str, ...] = ("minif2f", "minif2f_core", "proofnet", "lean_jsonl")
 MATHLIB_DATASETS: tuple[str, ...] = ("minif2f", "proofnet")
 DATASET_DOMAINS: dict[str, str] = {
     "minif2f": "lean", "minif2f_core": "lean", "proofnet": "lean", "lean_jsonl": "lean",

@@ -55,6 +55,9 @@ from prover.types import Problem, Sample, Verdict
 from prover.verifiers.base import Verifier
 
 log = logging.getLogger(__name__)
+# TRL (1.16) asks the model for ``is_gradient_checkpointing``, which transformers is renaming;
+# the FutureWarning it raises every step says nothing a user can act on.
+warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
 
 REPLAY_ORIGINS = ("fix", "retry", "preserve")
 

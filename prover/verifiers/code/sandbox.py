@@ -21,7 +21,6 @@ import os
 import queue
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+from prover.verifiers.proc import kill_group
 
 log = logging.getLogger(__name__)
 
@@ -281,20 +282,7 @@ class Worker:
     def kill(self) -> None:
         proc, self.proc = self.proc, None
         if proc is not None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            for stream in (proc.stdin, proc.stdout):
-                try:
-                    if stream:
-                        stream.close()
-                except OSError:
-                    pass
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL'd group
-                pass
+            kill_group(proc)
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None

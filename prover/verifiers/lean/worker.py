@@ -13,15 +13,14 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import psutil
 
 from prover.verifiers.lean.runtime import LaunchSpec
+from prover.verifiers.proc import kill_group
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +94,7 @@ class CheckerWorker:
 
     def kill(self) -> None:
         """Kill the whole process group and reap it. Idempotent."""
-        try:
-            os.killpg(self.pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a zombie we cannot reap
-            log.error("%s: process %d did not die after SIGKILL", self.name, self.proc.pid)
+        kill_group(self.proc, pgid=self.pgid)
         self.ready = False
 
     def close(self) -> None:

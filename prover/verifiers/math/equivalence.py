@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
+
+from prover.verifiers.proc import kill_group
 
 _REPO_ROOT = str(Path(__file__).resolve().parents[3])
 _WORKER_SRC = (
@@ -112,19 +113,8 @@ class SymbolicChecker:
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                if stream:
-                    stream.close()
-            except OSError:
-                pass
-        proc.wait()
+        if proc is not None:
+            kill_group(proc)
 
     def _read_line(self, deadline: float) -> bytes | None:
         assert self._proc is not None and self._proc.stdout is not None
