@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from prover.types import Problem
+from prover.verifiers.code.extract import called_names
 
 MBPP_SPLITS = {"prompt": range(1, 11), "test": range(11, 511), "validation": range(511, 601), "train": range(601, 975)}
 
@@ -86,15 +87,7 @@ def mbpp_entry_point(code: str, tests: Iterable[str]) -> str:
             defined = {n.name for n in ast.parse(code).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     except SyntaxError:
         defined = set()
-    for test in tests:
-        try:
-            tree = ast.parse(test)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and (not defined or node.func.id in defined):
-                return node.func.id
-    return ""
+    return next((n for n in called_names(tests) if not defined or n in defined), "")
 
 
 def mbpp_problem(row: Mapping[str, Any]) -> Problem:

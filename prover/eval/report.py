@@ -160,14 +160,26 @@ def write_summary(summary: Mapping[str, Any], run_dir: Path) -> Path:
     return path
 
 
+def _style_axes(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    """Log2 x axis with plain tick labels, a [0, 1] rate on y, grid, legend and title."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title, fontsize=10)
+
+
 def plot_passk(summary: Mapping[str, Any], path: Path) -> Path:
     """pass@k against k, with and without correction; beside it the equal-budget comparison."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from matplotlib.ticker import FuncFormatter
 
     corr = summary.get("correction")
     panels = 2 if corr and corr.get("equal_budget_curve", {}).get("generations") else 1
@@ -182,15 +194,8 @@ def plot_passk(summary: Mapping[str, Any], path: Path) -> Path:
         v = summary["pass@k"].get(f"pass@{k}")
         if v is not None:
             ax.annotate(f"{v:.3f}", (k, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set_xlabel("k")
-    ax.set_ylabel("pass@k")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(f"{summary.get('dataset', '')} {summary.get('split', '')}: {summary['problems']} problems, "
-                 f"n={summary['n']}", fontsize=10)
+    _style_axes(ax, "k", "pass@k", f"{summary.get('dataset', '')} {summary.get('split', '')}: "
+                f"{summary['problems']} problems, n={summary['n']}")
     if panels == 2:
         bx = axes[0][1]
         eq = corr["equal_budget_curve"]
@@ -199,14 +204,7 @@ def plot_passk(summary: Mapping[str, Any], path: Path) -> Path:
         for row in corr.get("equal_budget", []):
             bx.annotate(f"{row['gain']:+.3f}", (row["generations"], row["pass_with_correction"]),
                         textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
-        bx.set_xscale("log", base=2)
-        bx.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        bx.set_xlabel("generation budget B")
-        bx.set_ylabel("pass rate")
-        bx.set_ylim(-0.02, 1.02)
-        bx.grid(alpha=0.3)
-        bx.legend(loc="lower right", fontsize=8)
-        bx.set_title("equal budget", fontsize=10)
+        _style_axes(bx, "generation budget B", "pass rate", "equal budget")
     fig.suptitle(str(summary.get("model", "")), fontsize=9)
     fig.tight_layout()
     path = Path(path)

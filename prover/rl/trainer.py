@@ -25,6 +25,7 @@ The reward function itself is an ordinary TRL reward function.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -38,7 +39,7 @@ from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from transformers import TrainerCallback
@@ -55,9 +56,18 @@ from prover.types import Problem, Sample, Verdict
 from prover.verifiers.base import Verifier
 
 log = logging.getLogger(__name__)
-# TRL (1.16) asks the model for ``is_gradient_checkpointing``, which transformers is renaming;
-# the FutureWarning it raises every step says nothing a user can act on.
-warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
+
+
+@contextlib.contextmanager
+def _quiet_gradient_checkpointing_rename() -> Iterator[None]:
+    """Silence the FutureWarnings of transformers' gradient-checkpointing rename.
+
+    TRL 1.16 still uses the old names (GRPOConfig sets ``gradient_checkpointing``, the trainer reads
+    the model's ``is_gradient_checkpointing`` every step); the warnings say nothing a user can act on.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.*", category=FutureWarning)
+        yield
 
 REPLAY_ORIGINS = ("fix", "retry", "preserve")
 
@@ -784,8 +794,7 @@ def build_grpo_args(cfg: TrainConfig, run_dir: Path, num_processes: int, *, has_
         n_eval = cfg.eval.num_generations or g.num_generations
         eval_kwargs = {"eval_strategy": "steps", "eval_steps": cfg.eval.every, "num_generations_eval": n_eval,
                        "per_device_eval_batch_size": n_eval * max(1, g.batch_size // num_processes)}
-    with warnings.catch_warnings():  # TRL sets the (deprecated) gradient_checkpointing name itself
-        warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
+    with _quiet_gradient_checkpointing_rename():
         return _grpo_config(cfg, run_dir, completions // (g.grad_accum * num_processes), init_kwargs, eval_kwargs)
 
 
@@ -943,10 +952,11 @@ def run(cfg: TrainConfig, *, model: Any = None, tokenizer: Any = None, verifier:
             metrics = MetricsLogger(run_dir, tensorboard=cfg.metrics.tensorboard, resume_step=resume_step)
         evalset = eval_dataset(cfg)
         args = build_grpo_args(cfg, run_dir, dist.num_processes, has_eval=evalset is not None)
-        trainer = ReplayGRPOTrainer(
-            model=model_arg, args=args, train_dataset=slot_dataset(cfg.grpo.batch_size), eval_dataset=evalset,
-            processing_class=tokenizer, peft_config=lora_config(cfg), prover_cfg=cfg, verifier=handle,
-            source=source, replay=replay, reward=VerifierReward())
+        with _quiet_gradient_checkpointing_rename():
+            trainer = ReplayGRPOTrainer(
+                model=model_arg, args=args, train_dataset=slot_dataset(cfg.grpo.batch_size), eval_dataset=evalset,
+                processing_class=tokenizer, peft_config=lora_config(cfg), prover_cfg=cfg, verifier=handle,
+                source=source, replay=replay, reward=VerifierReward())
         if resume_ckpt is not None:
             trainer.load_prover_state(ckpt_io.load_prover_state(resume_ckpt))
         for cb in (PrinterCallback, ProgressCallback):
@@ -956,7 +966,8 @@ def run(cfg: TrainConfig, *, model: Any = None, tokenizer: Any = None, verifier:
         step_logger = StepLogger(trainer, metrics, cfg.metrics.progress)
         trainer.add_callback(step_logger)
         try:
-            trainer.train(resume_from_checkpoint=str(resume_ckpt) if resume_ckpt else None)
+            with _quiet_gradient_checkpointing_rename():
+                trainer.train(resume_from_checkpoint=str(resume_ckpt) if resume_ckpt else None)
         finally:
             stop.restore()
         final_step = trainer.state.global_step

@@ -28,7 +28,7 @@ import threading
 import tokenize
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 PYTHON_LANGS = frozenset({"", "python", "py", "python3", "py3", "ipython", "sage"})
 _FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*)$")
@@ -130,6 +130,18 @@ def defines(tree: ast.Module, name: str) -> bool:
             if any((a.asname or a.name.split(".")[0]) == name for a in node.names):
                 return True
     return False
+
+
+def called_names(tests: Iterable[str]) -> Iterator[str]:
+    """Names of the plain functions the tests call (``f(...)``), test by test; unparsable tests are skipped."""
+    for test in tests:
+        try:
+            tree = ast.parse(test)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                yield node.func.id
 
 
 def _parse(source: str) -> ast.Module | None:

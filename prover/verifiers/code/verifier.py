@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import RowError, Verifier, cap_text, check_lengths, require_str
-from prover.verifiers.code.extract import Extraction, extract_code, is_code_prompt
+from prover.verifiers.code.extract import Extraction, called_names, extract_code, is_code_prompt
 from prover.verifiers.code.sandbox import MODES, Limits, SandboxPool, default_workers, resolve_mode
 
 FEEDBACK_MODES = ("detailed", "binary")
@@ -133,15 +133,7 @@ def free_names(sources: Sequence[str]) -> list[str]:
 def first_called_name(tests: Sequence[str], names: Sequence[str]) -> str:
     """The function the first test calls (the MBPP entry point)."""
     wanted = set(names)
-    for test in tests:
-        try:
-            tree = ast.parse(test)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in wanted:
-                return node.func.id
-    return names[0] if names else ""
+    return next((n for n in called_names(tests) if n in wanted), names[0] if names else "")
 
 
 class CodeVerifier(Verifier):
