@@ -209,3 +209,22 @@ def test_interrupted_run_resumes_without_redoing_attempts(tmp_path):
     # 4) other sampling settings in the same run dir are refused, not mixed in
     with pytest.raises(EvalError, match="temperature"):
         run_eval(_cfg(run_dir, temperature=0.7), policy=third, verifier=NoVerify())
+
+
+@pytest.mark.model
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["humaneval", "mbpp"])
+def test_code_datasets_run_through_the_same_evaluator(tmp_path, dataset):
+    """pass@k on HumanEval and MBPP: the real model's answers run in the real sandbox."""
+    run_dir = tmp_path / dataset
+    cfg = _cfg(run_dir, dataset=dataset, limit=1, max_new_tokens=48, correction=False)
+    summary = run_eval(cfg, policy=get_policy())
+    assert summary["problems"] == 1 and summary["n"] == 2
+    recs = list(AttemptLog(run_dir / "attempts.jsonl").records.values())
+    assert len(recs) == 2 and {r["turn"] for r in recs} == {"first"}
+    assert all(r["status"] in ("valid", "invalid", "timeout") for r in recs), [r["feedback"] for r in recs]
+    assert all(r["valid"] or r["feedback"] for r in recs)  # a failure says why
+    c = sum(r["valid"] for r in recs)
+    assert summary["pass@k"]["pass@1"] == pytest.approx(mean_pass_at_k([(2, c)], 1))
+    assert summary["pass@k"]["pass@2"] == pytest.approx(mean_pass_at_k([(2, c)], 2))
+    assert (run_dir / "summary.json").is_file() and (run_dir / "passk.png").stat().st_size > 0

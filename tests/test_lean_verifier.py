@@ -230,3 +230,33 @@ def test_killed_worker_mid_request_gives_error_and_pool_recovers(lean_verifier):
     v = result["v"]
     assert v.status is Status.ERROR and "died" in v.feedback
     assert lean_verifier.check(ADD, block("omega")).valid
+
+
+def test_worker_is_recycled_above_its_memory_limit_or_use_count(lean_verifier):
+    pool = lean_verifier.pool
+    assert lean_verifier.check(ADD, block("omega")).valid  # a warm worker is serving
+    (worker,) = pool.workers()
+    rss = worker.rss_mb()
+    assert rss > 100  # the real wasm Lean, measured through its process tree
+    old_uses, old_rss = pool.max_uses, pool.max_rss_mb
+    recycled = pool.stats.recycled
+    try:
+        # under both limits: the worker stays
+        pool.max_uses, pool.max_rss_mb = worker.uses + 10, rss * 4
+        assert lean_verifier.check(ADD, block("omega")).valid
+        assert pool.stats.recycled == recycled and pool.workers() == [worker]
+        # above the memory limit: the check still gets its verdict, then the worker is replaced
+        pool.max_rss_mb = 1.0
+        assert lean_verifier.check(ADD, block("omega")).valid
+        assert pool.stats.recycled == recycled + 1 and worker not in pool.workers()
+        pool.max_rss_mb = old_rss
+        assert lean_verifier.check(ADD, block("omega")).valid  # waits for the fresh worker
+        (fresh,) = pool.workers()
+        assert fresh is not worker and fresh.uses == 1
+        # at its use count: replaced as well
+        pool.max_uses = 2
+        assert lean_verifier.check(ADD, block("omega")).valid
+        assert pool.stats.recycled == recycled + 2 and fresh not in pool.workers()
+    finally:
+        pool.max_uses, pool.max_rss_mb = old_uses, old_rss
+    assert lean_verifier.check(ADD, block("omega")).valid
