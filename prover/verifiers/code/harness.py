@@ -296,6 +296,10 @@ class RemoteRef:
             f"{self._label}.{name} = ...",
         )
 
+    def __bool__(self) -> bool:
+        # The truth of an object is its own __bool__/__len__, i.e. the solution's say-so: refuse.
+        raise TypeError(f"a test needs the truth value of {self._label} from the solution; only built-in values can be checked")
+
     def __repr__(self) -> str:
         return f"<{self._label} from the solution>"
 
@@ -529,6 +533,22 @@ def _compile_registered(source: str, filename: str):
     return compile(source, filename, "exec", dont_inherit=True)
 
 
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
+
+
+def trusted_module(name: str) -> "object | None":
+    """The driver's own import of standard-library module ``name`` (None if not one)."""
+    top = name.split(".")[0]
+    if top not in _STDLIB or top in ("__main__", "antigravity", "this"):
+        return None
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except Exception:
+        return None
+
+
 def run_tests(chan: Channel, job: dict) -> dict:
     """Load the solution in C, then run the trusted tests here. Returns the report fields."""
     report: dict = {"outcome": "fail", "reason": "", "message": "", "failing_test": "", "tests_passed": 0}
@@ -540,43 +560,55 @@ def run_tests(chan: Channel, job: dict) -> dict:
     defined = {str(k): str(v) for k, v in load.items()}
 
     ns: dict = {"__name__": "__tests__", "__builtins__": builtins}
+    entry = job["entry_point"]
+    withheld: "set[str]" = set()  # names the solution defines but may not give the tests
 
     def bind(name: str) -> None:
+        """``ns[name]`` from the solution (the entry point, or an input builder of an MBPP row)."""
         kind = defined.get(name)
         if kind is None:
             return
         module = kind[len("module:") :] if kind.startswith("module:") else ""
-        if module and (module == name or module in sys.modules):
-            import importlib
-
-            try:  # the tests get the driver's own copy of a module, never the solution's
-                ns[name] = importlib.import_module(module)
-                return
-            except Exception:
-                pass
+        own = trusted_module(module) if module else None
+        if own is not None:
+            ns[name] = own  # the driver's own copy of a module, never the solution's
+            return
         value = chan.request({"op": "get", "name": name}, name)
         if isinstance(value, RemoteRef):
             object.__setattr__(value, "_label", name)  # feedback names it as the tests do
         ns[name] = value
 
+    def resolve(names: "list[str]", from_solution: "set[str]") -> None:
+        """Every name the tests read, from the driver's trusted namespace: the prompt's own
+        definitions (already in ``ns``), builtins (never shadowed: ``ns`` has no entry for
+        them), modules the driver imports itself; from the solution only ``from_solution``."""
+        for name in names:
+            if name in ns:
+                continue
+            if name in from_solution:
+                bind(name)
+                continue
+            module = trusted_module(name)
+            if module is not None:
+                ns[name] = module
+            elif name in defined:
+                withheld.add(name)
+
     t_tests = time.monotonic()
+    prompt = job.get("prompt_code") or ""
+    if prompt:  # the prompt's own definitions and imports, run here (trusted problem text)
+        exec(_compile_registered(prompt, PROMPT_FILE), ns)
+    if entry not in defined:
+        report.update(reason="missing_entry_point", message=f"The solution does not define `{entry}`.")
+        return report
+    bind(entry)  # the one name the solution always provides (it replaces the prompt's stub)
     if job["style"] == "check":
-        prompt = job.get("prompt_code") or ""
-        if prompt:
-            exec(_compile_registered(prompt, PROMPT_FILE), ns)
-        test_code = job["test_code"]
-        exec(_compile_registered(test_code, TESTS_FILE), ns)
-        entry = job["entry_point"]
-        if entry not in defined:
-            report.update(reason="missing_entry_point", message=f"The solution does not define `{entry}`.")
-            return report
-        bind(entry)
+        exec(_compile_registered(job["test_code"], TESTS_FILE), ns)
+        resolve(list(job.get("names") or []), set())
         statements = [f"check({entry})"]
     else:
         setup = job.get("setup") or ""
-        for name in job.get("names") or []:
-            if name not in ns:
-                bind(name)
+        resolve(list(job.get("names") or []), set(job.get("input_names") or []))
         if setup:
             try:
                 exec(_compile_registered(setup, "test_setup.py"), ns)
@@ -611,6 +643,10 @@ def run_tests(chan: Channel, job: dict) -> dict:
             elif isinstance(exc, AssertionError):
                 report["reason"] = "assertion"
                 report["message"] = f"AssertionError: {exc}" if str(exc) else "AssertionError"
+            elif isinstance(exc, NameError) and getattr(exc, "name", None) in withheld:
+                report["reason"] = "test_error"
+                report["message"] = (f"The tests use `{exc.name}`; the tests take it from the problem, never from the "
+                                     f"solution (only `{entry}` comes from the solution), and the problem does not define it.")
             else:
                 report["reason"] = "test_error"
                 report["message"] = _tail("".join(traceback.format_exception_only(type(exc), exc)))

@@ -86,21 +86,27 @@ class RunSpec:
 
     style: str  # "check" (HumanEval: test_code defines check(candidate)) or "asserts" (MBPP)
     entry_point: str
-    names: tuple[str, ...] = ()  # names the assert lines/setup take from the solution
+    names: tuple[str, ...] = ()  # free names of the tests/setup: the driver resolves them (docs/sandbox.md)
     prompt_code: str = ""
+    # Besides the entry point, the only names the solution may give the tests: names the tests
+    # use only inside the arguments of a call to the entry point, or the setup code uses
+    # (input builders such as MBPP's `Pair`/`Node` classes). Never a name that judges a result.
+    input_names: tuple[str, ...] = ()
 
     @classmethod
     def from_problem(cls, problem: Problem) -> "RunSpec":
         if problem.test_code.strip():
             entry = problem.entry_point
             prompt_code = problem.prompt if is_code_prompt(problem.prompt, entry) else ""
-            return cls("check", entry, (entry,), prompt_code)
+            return cls("check", entry, tuple(free_names([problem.test_code])), prompt_code)
         names = free_names([*problem.tests, problem.test_setup_code])
         entry = problem.entry_point or first_called_name(problem.tests, names)
         if entry and entry not in names:  # e.g. MBPP's own `sum`: only the entry point may shadow a builtin
             names.append(entry)
         prompt_code = problem.prompt if is_code_prompt(problem.prompt, entry) else ""
-        return cls("asserts", entry, tuple(names), prompt_code)
+        judged = judging_names(problem.tests, entry)
+        inputs = tuple(n for n in names if n != entry and n not in judged)
+        return cls("asserts", entry, tuple(names), prompt_code, inputs)
 
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
@@ -128,6 +134,32 @@ def free_names(sources: Sequence[str]) -> list[str]:
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 assigned.update((a.asname or a.name.split(".")[0]) for a in node.names)
     return [n for n in seen if n not in assigned]
+
+
+def judging_names(tests: Sequence[str], entry: str) -> set[str]:
+    """Names the assert lines read outside the arguments of calls to ``entry``.
+
+    Such a name takes part in judging the entry point's result (``math.isclose(f(x), y)``,
+    ``helper(f(x))``), so the solution must never be the one to provide it.
+    """
+    judged: set[str] = set()
+
+    def visit(node: ast.AST, in_args: bool) -> None:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry:
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                visit(arg, True)
+            return
+        if isinstance(node, ast.Name) and not in_args:
+            judged.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child, in_args)
+
+    for test in tests:
+        try:
+            visit(ast.parse(test), False)
+        except (SyntaxError, RecursionError):
+            continue
+    return judged
 
 
 def first_called_name(tests: Sequence[str], names: Sequence[str]) -> str:
@@ -274,6 +306,7 @@ class CodeVerifier(Verifier):
             "tests": list(problem.tests),
             "setup": problem.test_setup_code,
             "names": list(spec.names),
+            "input_names": list(spec.input_names),
             "timeout": limits.timeout_s,
             "cpu_s": limits.cpu_s,
             "memory_mb": limits.memory_mb,
