@@ -148,7 +148,8 @@ def binary_retry(problem: Problem, first_messages: Sequence[Mapping[str, str]], 
     return _continue(first_messages, failed_response, user)
 
 
-_BLOCK = re.compile(r"```([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
+# Possessive quantifiers and a lazy body that stops at the first fence: linear (tests/test_regex_linear.py).
+_BLOCK = re.compile(r"```([A-Za-z0-9_+-]*+)[ \t]*+\n(.*?)```", re.DOTALL)
 
 
 def extract_block(text: str, languages: Sequence[str]) -> str | None:

@@ -27,8 +27,9 @@ from prover.rl.config import FormatOptions
 from prover.types import Sample, Status, Verdict
 
 BLOCK_LANGUAGE = {"lean": "lean4", "code": "python"}
-_FENCE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+-]*)[ \t]*$")
-_BOXED = re.compile(r"\\boxed\s*\{")
+# Possessive quantifiers: linear on any model text (tests/test_regex_linear.py).
+_FENCE = re.compile(r"^[ \t]*+```[ \t]*+([A-Za-z0-9_+-]*+)[ \t]*+$")
+_BOXED = re.compile(r"\\boxed\s*+\{")
 
 FORMAT_HINT = {
     "no_block": "no final ```{lang} block",

@@ -31,14 +31,16 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 PYTHON_LANGS = frozenset({"", "python", "py", "python3", "py3", "ipython", "sage"})
-_FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*)$")
-_CODE_START = re.compile(r"^(?:async[ \t]+def|def|class|import|from|@)\b|^[A-Za-z_]\w*[ \t]*=[^=]")
+# Every pattern here sees model text: possessive quantifiers (*+, ++) never backtrack, so each
+# match is linear in the line (tests/test_regex_linear.py feeds each one its worst case).
+_FENCE_OPEN = re.compile(r"^[ \t]*+(?P<fence>`{3,}+|~{3,}+)[ \t]*+(?P<info>[^`\n]*+)$")
+_CODE_START = re.compile(r"^(?:async[ \t]++def|def|class|import|from|@)\b|^[A-Za-z_]\w*+[ \t]*+=[^=]")
 # An unindented line of prose: a sentence (capitalised, 3+ words), a "Header:" or a list item.
 _PROSE = re.compile(
-    r"^(?:[A-Z][A-Za-z']*(?:[ \t]+[^\s=]+){2,}[ \t]*"
-    r"|[A-Z][\w ]{0,40}:[ \t]*"
-    r"|(?:[-*+]|\d{1,2}[.)])[ \t]+\S.*"
-    r"|\*\*.*)$"
+    r"^(?:[A-Z][A-Za-z']*+(?:[ \t]++[^\s=]++){2,}+[ \t]*+"
+    r"|[A-Z][\w ]{0,40}+:[ \t]*+"
+    r"|(?:[-*+]|\d{1,2}[.)])[ \t]++\S.*+"
+    r"|\*\*.*+)$"
 )
 MAX_PROSE_CUTS = 40
 _WARNINGS_LOCK = threading.Lock()  # catch_warnings is process-global
@@ -98,8 +100,8 @@ def find_code_blocks(text: str) -> list[CodeBlock]:
             continue
         fence = m.group("fence")
         info = m.group("info").strip().lower()
-        lang = re.match(r"[\w+#.-]*", info.lstrip("{.")).group(0) if info else ""
-        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+        lang = re.match(r"[\w+#.-]*+", info.lstrip("{.")).group(0) if info else ""
+        closing = re.compile(rf"^[ \t]*+{re.escape(fence[0])}{{{len(fence)},}}+[ \t]*+$")
         body: list[str] = []
         j = i + 1
         closed = False
@@ -164,7 +166,7 @@ def _mentions_def(code: str, name: str) -> bool:
     tree = _parse(textwrap.dedent(code))
     if tree is not None:
         return defines(tree, name)
-    return re.search(rf"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b", code, re.M) is not None
+    return re.search(rf"^[ \t]*+(?:async[ \t]++)?+(?:def|class)[ \t]++{re.escape(name)}\b", code, re.M) is not None
 
 
 def _open_at_eof(source: str) -> str | None:

@@ -56,6 +56,7 @@ SOLUTION_FILE = "solution.py"
 TESTS_FILE = "tests.py"
 PROMPT_FILE = "prompt.py"
 MAX_MESSAGE = 32 * 1024 * 1024  # bytes of one candidate answer
+MAX_REQUEST = 1 << 30  # bytes of one driver request (the program travels in one; the verifier caps its size)
 MAX_ITEMS = 1_000_000  # items materialised from a returned iterator
 MAX_DEPTH = 200  # nesting of values crossing the boundary
 BIG_INT_DIGITS = 4000  # ints with more digits travel as hex
@@ -845,7 +846,7 @@ def serve(sock: socket.socket) -> None:
     refs: dict = {}
     while True:
         try:
-            msg = recv_frame(sock)
+            msg = recv_frame(sock, limit=MAX_REQUEST)  # the driver's requests: trusted, only memory-bound
         except BaseException:
             os._exit(EXIT_CHANNEL_LOST)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import keyword
 import threading
 import time
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from prover.text import clean_obj, clean_text
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import RowError, Verifier, cap_text, check_lengths, require_str
 from prover.verifiers.code.extract import Extraction, called_names, extract_code, is_code_prompt
@@ -50,6 +52,10 @@ class CodeVerifierConfig:
         metadata={"help": "'bwrap' (bubblewrap namespaces + rlimits), 'rlimits' (no bwrap), or 'auto' (bwrap when it works here)."},
     )
     tmpfs_mb: int = field(default=64, metadata={"help": "Size of the solution's private writable /tmp, in MiB."})
+    max_response_bytes: int = field(
+        default=4 * 1024 * 1024,
+        metadata={"help": "Longest response verified, in UTF-8 bytes; a longer one is invalid with reason 'too_long' before any extraction (docs/sandbox.md)."},
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.timeout_s, (int, float)) or isinstance(self.timeout_s, bool) or not 0 < self.timeout_s <= 3600:
@@ -61,6 +67,7 @@ class CodeVerifierConfig:
             ("workers", 0, 1024, 0),
             ("feedback_cap", 0, 1 << 24, 3000),
             ("tmpfs_mb", 1, 1 << 16, 64),
+            ("max_response_bytes", 1024, 64 << 20, 4 << 20),
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -268,15 +275,15 @@ class CodeVerifier(Verifier):
     def _verify_one(self, pool: SandboxPool, problem: Problem, response: str) -> Verdict:
         t0 = time.perf_counter()
         try:
-            return self._verify_checked(pool, problem, response, t0)
+            return clean_verdict(self._verify_checked(pool, problem, response, t0))
         except Exception as exc:  # noqa: BLE001 - an infrastructure failure is a verdict, not a crash
-            return Verdict(
+            return clean_verdict(Verdict(
                 Status.ERROR,
                 0.0,
                 feedback=f"code verifier error: {type(exc).__name__}: {exc}",
                 details={"reason": "harness"},
                 timings={"total": time.perf_counter() - t0},
-            )
+            ))
 
     def _verify_checked(self, pool: SandboxPool, problem: Problem, response: str, t0: float) -> Verdict:
         if problem.domain != "code":
@@ -286,6 +293,15 @@ class CodeVerifier(Verifier):
         spec = RunSpec.from_problem(problem)
         if not (problem.test_code.strip() or problem.tests):
             return Verdict.infra_error(f"problem {problem.id!r} has no tests")
+        size = utf8_size(response, self.config.max_response_bytes)
+        if size > self.config.max_response_bytes:
+            return self._verdict(
+                Status.INVALID,
+                f"The response is too long to verify (at least {size} bytes; the limit is {self.config.max_response_bytes}). Give only the solution.",
+                {"reason": "too_long", "extraction": "", "tests_passed": 0, "response_bytes": size},
+                {"extract": 0.0, "total": time.perf_counter() - t0},
+            )
+        response = clean_text(response)  # lone surrogates -> U+FFFD before the text reaches a child process
         ext = extract_code(response, prompt=problem.prompt, entry_point=spec.entry_point)
         t_extract = time.perf_counter() - t0
         if not ext.ok:
@@ -316,7 +332,7 @@ class CodeVerifier(Verifier):
             "output_cap": limits.max_output_bytes,
         }
         t_sandbox = time.perf_counter()
-        report = pool.run(job, limits)
+        report = clean_obj(pool.run(job, limits))  # the solution's text (messages, output) made writable
         timings = {
             "extract": t_extract,
             "sandbox": time.perf_counter() - t_sandbox,
@@ -363,6 +379,20 @@ class CodeVerifier(Verifier):
             executor.shutdown(wait=True)
         if pool is not None:
             pool.close()
+
+
+def utf8_size(text: str, cap: int) -> int:
+    """Bytes of ``text`` in UTF-8 (lone surrogates counted as 3), computed exactly only near ``cap``."""
+    if len(text) > cap:
+        return len(text) if len(text) > 4 * cap else len(text.encode("utf-8", "surrogatepass"))
+    if 4 * len(text) <= cap:
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def clean_verdict(verdict: Verdict) -> Verdict:
+    """``verdict`` with its feedback and details as valid UTF-8 (a file, JSON or SQLite can take them)."""
+    return dataclasses.replace(verdict, feedback=clean_text(verdict.feedback), details=clean_obj(dict(verdict.details)))
 
 
 def _parse_field(name: str, source: str, *, item: int | None = None) -> ast.Module:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_FENCE_OPEN = re.compile(r"^[ \t]*```[ \t]*(lean4|lean)[ \t]*$", re.IGNORECASE)
-_FENCE_ANY = re.compile(r"^[ \t]*```")
-_DECL = re.compile(r"^\s*(?:@\[[^\]]*\]\s*)*(?:private\s+|protected\s+|noncomputable\s+)*(theorem|lemma|example|def|abbrev)\b\s*([^\s(:{\[⦃]*)")
+# Possessive quantifiers: linear on any model text (tests/test_regex_linear.py).
+_FENCE_OPEN = re.compile(r"^[ \t]*+```[ \t]*+(lean4|lean)[ \t]*+$", re.IGNORECASE)
+_FENCE_ANY = re.compile(r"^[ \t]*+```")
+_DECL = re.compile(r"^\s*+(?:@\[[^\]]*+\]\s*+)*+(?:private\s++|protected\s++|noncomputable\s++)*+(theorem|lemma|example|def|abbrev)\b\s*+([^\s(:{\[⦃]*+)")
 
 
 @dataclass(frozen=True)
