@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from prover.replay.difficulty import ProblemStats
+from prover.text import clean_obj, clean_text
 from prover.types import Attempt, Problem, Status, Verdict
 
 SCHEMA_VERSION = 1
@@ -185,18 +186,19 @@ class FailureStore:
                     if in_stats:
                         self._bump(db, problem, "errors", step)
                     continue
-                attempt_id = attempt.id or uuid.uuid4().hex
+                attempt_id = clean_text(attempt.id or uuid.uuid4().hex)
                 ids.append(attempt_id)
                 cur = db.execute(
                     "INSERT OR IGNORE INTO attempts(attempt_id, problem_id, domain, correct, status, turn, "
                     "parent_id, step, created_at, problem, prompt, response, verdict) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (attempt_id, problem.id, problem.domain, int(verdict.valid), verdict.status.value,
-                     attempt.turn, attempt.parent_id, step, now,
-                     json.dumps(problem.to_json(), ensure_ascii=False),
-                     json.dumps([dict(m) for m in attempt.prompt], ensure_ascii=False),
-                     attempt.response,
-                     json.dumps(verdict.to_json(), ensure_ascii=False, default=str)),
+                    # model text and feedback as valid UTF-8 (lone surrogates replaced): SQLite takes it
+                    (attempt_id, clean_text(problem.id), problem.domain, int(verdict.valid),
+                     verdict.status.value, attempt.turn, clean_obj(attempt.parent_id), step, now,
+                     json.dumps(clean_obj(problem.to_json()), ensure_ascii=False),
+                     json.dumps(clean_obj([dict(m) for m in attempt.prompt]), ensure_ascii=False),
+                     clean_text(attempt.response),
+                     json.dumps(clean_obj(verdict.to_json()), ensure_ascii=False, default=str)),
                 )
                 if cur.rowcount == 0:
                     counts["duplicates"] += 1
@@ -213,7 +215,7 @@ class FailureStore:
             f"INSERT INTO problem_stats(problem_id, domain, {column}, last_step) VALUES (?, ?, 1, ?) "
             f"ON CONFLICT(problem_id) DO UPDATE SET {column} = {column} + 1, "
             f"last_step = MAX(last_step, excluded.last_step)",
-            (problem.id, problem.domain, step),
+            (clean_text(problem.id), problem.domain, step),
         )
 
     @staticmethod
@@ -229,14 +231,14 @@ class FailureStore:
         return db.execute("DELETE FROM attempts WHERE correct = ? AND row_id <= ?", (correct, row[0])).rowcount
 
     def mark_used(self, attempt_ids: Iterable[str]) -> None:
-        ids = [(a,) for a in attempt_ids if a]
+        ids = [(clean_text(a),) for a in attempt_ids if a]
         if ids:
             with self._tx() as db:
                 db.executemany("UPDATE attempts SET uses = uses + 1 WHERE attempt_id = ?", ids)
 
     def mark_dropped(self, attempt_ids: Iterable[str], reason: str) -> None:
         """Exclude attempts from future selection (e.g. their prompt can never fit)."""
-        ids = [(reason, a) for a in attempt_ids if a]
+        ids = [(clean_text(reason), clean_text(a)) for a in attempt_ids if a]
         if ids:
             with self._tx() as db:
                 db.executemany("UPDATE attempts SET dropped = ? WHERE attempt_id = ?", ids)
@@ -246,7 +248,7 @@ class FailureStore:
         if self._db is None:
             raise RuntimeError("FailureStore is closed")
         with self._lock:
-            return self._db.execute(sql, tuple(args)).fetchall()
+            return self._db.execute(sql, tuple(clean_obj(list(args)))).fetchall()
 
     def candidates(
         self,

@@ -421,7 +421,12 @@ def candidate_exception(name: str, message: str, tb_text: str) -> BaseException:
             cls = type(name, (CandidateRaised,), {})
         if len(_raised_types) < 1000:  # the driver is long-lived: bounded cache
             _raised_types[name] = cls
-    exc = cls(message)
+    try:
+        exc = cls(message)
+    except Exception:  # a base whose constructor wants more (UnicodeEncodeError...): a plain carrier
+        cls = type(name, (CandidateRaised,), {})
+        _raised_types[name] = cls
+        exc = cls(message)
     exc.remote_traceback = tb_text
     return exc
 
