@@ -43,6 +43,7 @@ def test_more_than_32_mb_of_comments_is_a_clear_length_verdict(verifier):
     assert "connection" not in v.feedback
 
 
+@pytest.mark.slow
 def test_a_raised_cap_lets_a_larger_program_run():
     with CodeVerifier(CodeVerifierConfig(timeout_s=30.0, workers=1, max_response_bytes=40 << 20, memory_mb=1024)) as v:
         verdict = v.verify_one(PROBLEM, with_comments(33 * 1024 * 1024))
