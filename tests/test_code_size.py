@@ -53,3 +53,15 @@ def test_a_raised_cap_lets_a_larger_program_run():
 def test_cap_config_is_checked():
     with pytest.raises(ValueError, match="max_response_bytes"):
         CodeVerifierConfig(max_response_bytes=10)
+
+
+@pytest.mark.timeout(120)
+def test_a_crafted_plain_response_at_the_cap_is_judged_without_40_reparses(verifier):
+    # statements then many prose lines each followed by an unclosed bracket: every prose cut
+    # would re-parse the whole program; above MAX_PROSE_STRIP_CHARS stripping is skipped
+    cap = verifier.config.max_response_bytes
+    head = "def f(x):\n    return x + 1\n"
+    prose = "".join(f"This is prose line number {i} here\n    z = (\n" for i in range(45))
+    body = "y = 1\n" * ((cap - len(head) - len(prose) - 64) // 6)
+    v = verifier.verify_one(PROBLEM, head + body + prose)
+    assert v.status is Status.INVALID and v.details["reason"] == "truncated", (v.feedback[:300], dict(v.details))

@@ -231,7 +231,7 @@ HOSTILE = {
     "huge_output": ("import sys\ndef f(x):\n    while True:\n        sys.stdout.write('x' * 65536)", {"timeout", "invalid"}),
     "surrogate": ("def f(x):\n    raise ValueError('\\ud800\\udfff\\ud800')", {"invalid"}),
     "giant_comments": ("def f(x):\n    return x + 1\n" + "# padding padding padding\n" * 200_000, {"invalid"}),
-    "big_but_allowed": ("def f(x):\n    return x + 1\n" + "# padding padding padding\n" * 100_000, {"valid"}),
+    "big_but_allowed": ("def f(x):\n    return x + 1\n" + "# padding padding padding\n" * 30_000, {"valid"}),
     "sleep": ("import time\ndef f(x):\n    time.sleep(60)\n    return x + 1", {"timeout"}),
     "busy_loop": ("def f(x):\n    while True:\n        pass", {"timeout"}),
     "shadow_math": ("class math:\n    isclose = staticmethod(lambda *a, **k: True)\ndef f(x):\n    return -1.0", {"invalid"}),

@@ -43,6 +43,9 @@ _PROSE = re.compile(
     r"|\*\*.*+)$"
 )
 MAX_PROSE_CUTS = 40
+# Prose stripping re-parses the code once per cut: above this size (far beyond any real
+# answer) it is skipped, so a crafted multi-megabyte response costs one parse, not 40.
+MAX_PROSE_STRIP_CHARS = 256 * 1024
 _WARNINGS_LOCK = threading.Lock()  # catch_warnings is process-global
 
 
@@ -248,6 +251,8 @@ def _strip_prose(lines: Sequence[str], prefix: str = "") -> str:
     ``prefix`` (the prompt, for a continuation) is parsed in front of the code.
     """
     segment = list(lines)
+    if len(prefix) + sum(len(line) + 1 for line in segment) > MAX_PROSE_STRIP_CHARS:
+        return "\n".join(segment)
     offset = prefix.count("\n")
     for _ in range(MAX_PROSE_CUTS):
         source = "\n".join(segment)

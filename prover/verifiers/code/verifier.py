@@ -53,7 +53,7 @@ class CodeVerifierConfig:
     )
     tmpfs_mb: int = field(default=64, metadata={"help": "Size of the solution's private writable /tmp, in MiB."})
     max_response_bytes: int = field(
-        default=4 * 1024 * 1024,
+        default=1024 * 1024,
         metadata={"help": "Longest response verified, in UTF-8 bytes; a longer one is invalid with reason 'too_long' before any extraction (docs/sandbox.md)."},
     )
 
@@ -67,7 +67,7 @@ class CodeVerifierConfig:
             ("workers", 0, 1024, 0),
             ("feedback_cap", 0, 1 << 24, 3000),
             ("tmpfs_mb", 1, 1 << 16, 64),
-            ("max_response_bytes", 1024, 64 << 20, 4 << 20),
+            ("max_response_bytes", 1024, 64 << 20, 1 << 20),
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
