@@ -83,3 +83,11 @@ def test_replay_store_takes_surrogates_everywhere(tmp_path):
         assert store.get("a\ufffd").uses == 1
         assert f"p{LONE}" not in store.problem_stats() and "p\ufffd" in store.problem_stats()
         assert store.integrity_ok()
+
+
+def test_row_text_with_lone_surrogates_reaches_the_sandbox_clean(verifier):
+    # a raw lone surrogate in the tests themselves (e.g. from a JSON input row): the job sent
+    # to the sandbox is cleaned, so the test source compiles there
+    problem = Problem(id="row", domain="code", prompt=f"Write f {LONE}.", tests=(f"assert f('{LONE}') == 1",), entry_point="f")
+    (v,) = verifier.verify([problem], ["```python\ndef f(s):\n    return len(s)\n```"])
+    assert v.status is Status.VALID, (v.feedback, dict(v.details))

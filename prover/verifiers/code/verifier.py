@@ -290,6 +290,13 @@ class CodeVerifier(Verifier):
             return Verdict.infra_error(f"problem {problem.id!r} has domain {problem.domain!r}, not 'code'")
         if not isinstance(response, str):
             return Verdict.infra_error(f"response for {problem.id!r} is {type(response).__name__}, not str")
+        problem = dataclasses.replace(  # row text as valid UTF-8 before it is parsed or sent anywhere
+            problem,
+            prompt=clean_text(problem.prompt),
+            test_code=clean_text(problem.test_code),
+            tests=tuple(clean_text(t) for t in problem.tests),
+            test_setup_code=clean_text(problem.test_setup_code),
+        )
         spec = RunSpec.from_problem(problem)
         if not (problem.test_code.strip() or problem.tests):
             return Verdict.infra_error(f"problem {problem.id!r} has no tests")
@@ -332,7 +339,8 @@ class CodeVerifier(Verifier):
             "output_cap": limits.max_output_bytes,
         }
         t_sandbox = time.perf_counter()
-        report = clean_obj(pool.run(job, limits))  # the solution's text (messages, output) made writable
+        # both ways valid UTF-8: the job (row text too) to the sandbox, the report (the solution's messages, output) back
+        report = clean_obj(pool.run(clean_obj(job), limits))
         timings = {
             "extract": t_extract,
             "sandbox": time.perf_counter() - t_sandbox,
