@@ -379,6 +379,9 @@ def run_verify(args: argparse.Namespace, verifier: Any = None) -> int:
                         print(f"error: cannot start the {args.domain} verifier: {type(e).__name__}: {e}", file=sys.stderr)
                         infra_failed = True
                 if verifier is not None and not infra_failed:
+                    start = getattr(verifier, "start", None)
+                    if callable(start):
+                        start()  # idempotent; once here, not raced by the row threads
                     run_checks(verifier, todo, writer, stop, args)
         finally:
             writer.close()
