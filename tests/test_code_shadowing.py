@@ -210,3 +210,11 @@ def test_humaneval_check_gets_the_drivers_modules(verifier):
 def test_an_entry_point_named_like_a_builtin_is_still_the_solutions(verifier):
     v = run(verifier, mbpp(["assert sum([1, 2]) == 30"], entry="sum"), "def sum(xs):\n    return 30")
     assert v.status is Status.VALID, v.feedback
+
+
+def test_test_code_defining_the_entry_points_name_still_tests_the_solution(verifier):
+    test = "def inc(x):\n    return x + 1\n\ndef check(candidate):\n    assert candidate(1) == 2\n"
+    problem = Problem(id="he3", domain="code", prompt="def inc(x):\n    \"\"\"x + 1\"\"\"\n", test_code=test, entry_point="inc")
+    assert run(verifier, problem, "def inc(x):\n    return 0").status is Status.INVALID
+    setup = "def f(x):\n    return x + 1"
+    assert run(verifier, mbpp(["assert f(1) == 2"], setup=setup), "def f(x):\n    return 0").status is Status.INVALID

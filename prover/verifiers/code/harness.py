@@ -604,12 +604,14 @@ def run_tests(chan: Channel, job: dict) -> dict:
     prompt = job.get("prompt_code") or ""
     if prompt:  # the prompt's own definitions and imports, run here (trusted problem text)
         exec(_compile_registered(prompt, PROMPT_FILE), ns)
+    if job["style"] == "check":
+        exec(_compile_registered(job["test_code"], TESTS_FILE), ns)
     if entry not in defined:
         report.update(reason="missing_entry_point", message=f"The solution does not define `{entry}`.")
         return report
     bind(entry)  # the one name the solution always provides (it replaces the prompt's stub)
+    under_test = ns[entry]
     if job["style"] == "check":
-        exec(_compile_registered(job["test_code"], TESTS_FILE), ns)
         resolve(list(job.get("names") or []), set())
         statements = [f"check({entry})"]
     else:
@@ -624,6 +626,7 @@ def run_tests(chan: Channel, job: dict) -> dict:
                 report.update(reason="setup_failed", message="The test setup code failed:\n" + _tail("".join(traceback.format_exception_only(type(exc), exc))))
                 return report
         statements = list(job["tests"])
+    ns[entry] = under_test  # the tests call the solution's entry point, whatever the test code defined
     report["tests_total"] = len(statements)
 
     filename = TESTS_FILE if job["style"] != "check" else "<check>"
