@@ -148,6 +148,11 @@ def prepare_output(out: Path, inp: Path) -> None:
         raise UsageError(f"cannot create the output directory {out.parent}: {e.strerror or e}") from None
     if not os.access(out.parent, os.W_OK):
         raise UsageError(f"cannot write to the output directory {out.parent} (permission denied)")
+    for stale in out.parent.glob(f".{out.name}.*.tmp"):  # left by a run killed while it rewrote the output
+        try:
+            stale.unlink()
+        except OSError:
+            pass
 
 
 def load_done(out: Path, rows: list[Row]) -> dict[int, dict[str, Any]]:

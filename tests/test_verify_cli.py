@@ -131,6 +131,7 @@ def test_rerun_skips_finished_rows_redoes_interrupted_ones_and_drops_a_torn_line
             "feedback_over_cap": False, "details": {}, "timings": {}}
     interrupted = {**kept, "id": "b", "line": 2, "status": "error", "details": {"reason": "interrupted"}}
     out.write_text(json.dumps(kept) + "\n" + json.dumps(interrupted) + "\n" + '{"id": "c", "li')
+    (tmp_path / ".out.jsonl.abc123.tmp").write_text("a rewrite killed half-way")
     assert verify_in_process(inp, out) == 0
     rows = read_out(out)
     assert [(r["line"], r["status"]) for r in rows] == [(1, "invalid"), (2, "valid"), (3, "valid")]
