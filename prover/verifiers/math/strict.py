@@ -1,0 +1,95 @@
+"""The stricter layer on top of math-verify, for RL rewards (runs in the helper process).
+
+math-verify is built for evaluation and forgives on purpose; for a reward that a
+policy will optimise against, some of that forgiveness is an exploit. Each rule
+here can only turn math-verify's "equal" into "not equal", never the reverse:
+
+* ``relation_ok``: an equation answers a plain reference only as ``name = value``
+  (``x = 3``, ``f(2) = 3``), and every member of a chain must equal the reference:
+  ``\\boxed{4 = 3}`` and ``x = 4 = 3`` are not answers 3;
+* ``decimal_ok``: a decimal matches an exact reference (``\\sqrt{2}``, ``\\pi``,
+  ``1/3``) only if it is exactly that value (``0.5`` for ``1/2``), unless the
+  reference itself is a decimal: ``1.414214`` is not ``\\sqrt{2}``;
+* ``alternatives_in``: "3 or 5" is not an answer 3 (an answer must be single);
+* several boxed answers (checked by ``judge``): every box must be the answer.
+
+Matrices, vectors, tuples, sets and intervals are compared element-wise by
+math-verify itself (after parsing with ``\\\\`` row breaks intact), so no rule is
+needed for them here; tests pin that behaviour.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+_OR_WORD = r"(?:or|\\text\{[ \t]{0,3}or[ \t]{0,3}\}|\\mathrm\{[ \t]{0,3}or[ \t]{0,3}\}|\\lor|\\vee)"
+# Bounded, anchored patterns applied to <= 60-character slices only.
+_OR_AFTER = re.compile(r"^[ \t$)\]}]{0,6}(?:,[ \t]{0,3})?" + _OR_WORD + r"(?![A-Za-z])[ \t]{0,5}\$?[ \t]{0,3}[-\d\\(\[{]")
+_OR_BEFORE = re.compile(r"(?:^|[^A-Za-z\\])" + _OR_WORD + r"[ \t$]{0,6}$")
+
+
+def _is_relation(expr: Any) -> bool:
+    from sympy import And, Eq
+
+    return isinstance(expr, Eq) or (isinstance(expr, And) and all(isinstance(a, Eq) for a in expr.args))
+
+
+def _is_collection(expr: Any) -> bool:
+    from sympy import MatrixBase, Set, Tuple
+
+    return isinstance(expr, (Set, Tuple, MatrixBase))
+
+
+def relation_ok(gold: Any, pred: Any, equal: Callable[[Any, Any], bool]) -> bool:
+    """``pred`` an equation and ``gold`` not: the left side names something, every right side equals ``gold``."""
+    from sympy import And
+
+    if not _is_relation(pred) or _is_relation(gold):
+        return True
+    relations = list(getattr(pred, "_unsorted_args", pred.args)) if isinstance(pred, And) else [pred]
+    lhs = relations[0].lhs
+    if not getattr(lhs, "free_symbols", None):
+        return False  # 4 = 3: a number on the left names nothing
+    sides = [r.rhs for r in relations] + [r.lhs for r in relations[1:]]
+    return all(equal(gold, side) for side in sides)
+
+
+def decimal_ok(gold: Any, pred: Any, equal: Callable[[Any, Any], bool]) -> bool:
+    """A decimal in ``pred`` against an exact ``gold`` must be exactly equal (its decimal expansion taken as exact)."""
+    from sympy import Float, Rational
+
+    try:
+        gold_floats = gold.atoms(Float)
+        pred_floats = pred.atoms(Float)
+    except (AttributeError, TypeError):
+        return True
+    if gold_floats or not pred_floats:
+        return True
+    exact = pred.xreplace({f: Rational(str(f)) for f in pred_floats})
+    return equal(gold, exact)
+
+
+def is_single(gold: Any) -> bool:
+    """Does the reference ask for one value (not a set, tuple, interval or matrix)?"""
+    return not _is_collection(gold)
+
+
+def alternatives_in(window: str, answer: str) -> bool:
+    """Does ``answer`` (math-verify's extracted text) stand in ``window`` as one side of "A or B"?"""
+    answer = answer.strip()
+    if not answer or len(answer) > 200:
+        return False
+    i = window.find(answer)
+    seen = 0
+    while i >= 0 and seen < 200:
+        seen += 1
+        j = i + len(answer)
+        whole = (i == 0 or not window[i - 1].isalnum()) and (j >= len(window) or not window[j].isdigit())
+        if whole and (_OR_AFTER.search(window[j : j + 60]) or _OR_BEFORE.search(window[max(0, i - 60) : i])):
+            return True
+        i = window.find(answer, i + 1)
+    return False
+
+
+__all__ = ["alternatives_in", "decimal_ok", "is_single", "relation_ok"]
