@@ -168,7 +168,10 @@ def hazards(text: str) -> list[tuple[int, int]]:
         n = m.group(1).lstrip("0")
         if len(n) > 6 or (n and int(n) * math.log10(max(int(n), 2)) > MAX_DIGITS):
             spans.append(m.span())
+    covered = -1  # a tower is scanned once, from its first power sign
     for m in _POWER.finditer(text):
+        if m.start() < covered:
+            continue
         exp_end = _group_forward(text, m.end())
         if exp_end < 0:
             continue
@@ -178,6 +181,7 @@ def hazards(text: str) -> list[tuple[int, int]]:
             if further < 0:
                 break
             exp_end = further
+        covered = exp_end
         base_start = _group_backward(text, m.start())
         exponent = text[m.end() : exp_end]
         if not _is_symbolic(exponent) and log10_bound(exponent) > MAX_EXPONENT_LOG10:

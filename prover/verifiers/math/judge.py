@@ -145,6 +145,8 @@ def _judge(gold: str, response: str, clock: _Clock) -> dict:
     shown = _shown(preds)
     result = {"pred": shown, "defused": defused}
     equal, timed_out = _match(golds, preds, clock)
+    if not equal and not timed_out and not _sympy_items(golds):
+        return {**result, "verdict": "reference", "reason": "reference"}  # math-verify could not read the reference
     if not equal:
         reason = "truncated" if spans and not spans[-1].closed else "not_equal"
         return {**result, "verdict": "timeout" if timed_out else "not_equal", "reason": "timeout" if timed_out else reason}
