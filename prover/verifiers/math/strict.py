@@ -25,8 +25,10 @@ from typing import Any, Callable
 
 _OR_WORD = r"(?:or|\\text\{[ \t]{0,3}or[ \t]{0,3}\}|\\mathrm\{[ \t]{0,3}or[ \t]{0,3}\}|\\lor|\\vee)"
 # Bounded, anchored patterns applied to <= 60-character slices only.
-_OR_AFTER = re.compile(r"^[ \t$)\]}]{0,6}(?:,[ \t]{0,3})?" + _OR_WORD + r"(?![A-Za-z])[ \t]{0,5}\$?[ \t]{0,3}[-\d\\(\[{]")
-_OR_BEFORE = re.compile(r"(?:^|[^A-Za-z\\])" + _OR_WORD + r"[ \t$]{0,6}$")
+_OR_AFTER = re.compile(
+    r"^[ \t$)\]}(]{0,6}(?:,[ \t]{0,3})?" + _OR_WORD + r"(?![A-Za-z])[ \t]{0,5}(?:[A-Za-z]{1,12}[ \t]{0,3}=?[ \t]{0,3}){0,2}\$?[ \t]{0,3}[-\d\\(\[{]"
+)
+_OR_BEFORE = re.compile(r"(?:^|[^A-Za-z\\])" + _OR_WORD + r"[ \t$]{0,6}(?:[A-Za-z]{1,12}[ \t]{0,3}=[ \t]{0,3}\$?)?$")
 
 
 def _is_relation(expr: Any) -> bool:
