@@ -119,7 +119,22 @@ def _strict_reason(golds: list, preds: list, clock: _Clock) -> str:
         return "equation"
     if not strict.decimal_ok(gold, pred, equal):
         return "rounded_decimal"
+    if not strict.exact_ok(gold, pred, lambda d: _bounded(lambda: d.evalf(60), clock)):
+        return "approximate"
     return ""
+
+
+def _bounded(fn: Any, clock: _Clock) -> Any:
+    """``fn()`` under math-verify's alarm with the time left."""
+    from math_verify.errors import TimeoutException
+    from math_verify.utils import timeout
+
+    try:
+        return timeout(timeout_seconds=clock.seconds())(fn)()
+    except TimeoutException as exc:
+        raise _Timeout() from exc
+    except Exception:  # noqa: BLE001 - SymPy could not decide: no refusal
+        return None
 
 
 def judge(gold: str, response: str, timeout_s: float) -> dict:
@@ -151,6 +166,10 @@ def _judge(gold: str, response: str, clock: _Clock) -> dict:
         reason = "truncated" if spans and not spans[-1].closed else "not_equal"
         return {**result, "verdict": "timeout" if timed_out else "not_equal", "reason": "timeout" if timed_out else reason}
     reason = _strict_reason(golds, preds, clock)
+    if not reason and strict.approximate(shown) and not strict.approximate(gold):
+        reason = "approximate"
+    if not reason and any(strict.nested_box(span.content) for span in spans if span.closed):
+        reason = "nested_box"
     if not reason and response.rstrip().endswith("="):
         reason = "unfinished"
     if not reason and strict.alternatives_in(window, shown):

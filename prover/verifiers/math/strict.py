@@ -10,7 +10,10 @@ here can only turn math-verify's "equal" into "not equal", never the reverse:
 * ``decimal_ok``: a decimal matches an exact reference (``\\sqrt{2}``, ``\\pi``,
   ``1/3``) only if it is exactly that value (``0.5`` for ``1/2``), unless the
   reference itself is a decimal: ``1.414214`` is not ``\\sqrt{2}``;
+* ``exact_ok``: two exact constants must be exactly equal (``\\pi + 10^{-30}`` is not ``\\pi``);
+* ``approximate``: ``3 \\approx 3.1`` (a number said to approximate another) is not an answer 3;
 * ``alternatives_in``: "3 or 5" is not an answer 3 (an answer must be single);
+* ``nested_box``: ``\\boxed{\\boxed{3}4}`` is not an answer 3;
 * several boxed answers (checked by ``judge``): every box must be the answer.
 
 Matrices, vectors, tuples, sets and intervals are compared element-wise by
@@ -72,6 +75,47 @@ def decimal_ok(gold: Any, pred: Any, equal: Callable[[Any, Any], bool]) -> bool:
     return equal(gold, exact)
 
 
+def exact_ok(gold: Any, pred: Any, evaluate: Callable[[Any], Any]) -> bool:
+    """Two exact numeric constants must be exactly equal: math-verify's chopped ``evalf`` takes
+    ``\\sqrt{2} + 10^{-20}`` for ``\\sqrt{2}``. ``evaluate(d)`` gives ``d.evalf(60)`` (bounded); a
+    difference it shows to be nonzero (a Float with real precision) refuses the match."""
+    from sympy import Expr, Float
+
+    if not isinstance(gold, Expr) or not isinstance(pred, Expr):
+        return True
+    if not gold.is_number or not pred.is_number or gold.atoms(Float) or pred.atoms(Float):
+        return True
+    value = evaluate(gold - pred)
+    nonzero = isinstance(value, Float) and value._prec > 16 and value != 0
+    return not nonzero
+
+
+_PLAIN_NUMBER = re.compile(r"[-+]?\d{1,40}(?:\.\d{1,40})?")
+_APPROX = ("\\approx", "\\sim", "\\simeq", "\\thickapprox", "\u2248")
+
+
+def approximate(answer: str) -> bool:
+    """Is the answer a number said to be approximately something (``3 \\approx 3.1``)?
+
+    math-verify keeps the left side of ``\\approx``; a plain number there is a claim about
+    another value, like ``4 = 3``. (``x \\approx 11`` and ``x = 1/3 \\approx 0.3`` stay math-verify's call.)
+    """
+    cuts = [answer.find(mark) for mark in _APPROX if mark in answer]
+    if not cuts:
+        return False
+    return bool(_PLAIN_NUMBER.fullmatch(answer[: min(cuts)].strip()))
+
+
+def nested_box(content: str) -> bool:
+    """Does a box hold another box plus something else (``\\boxed{\\boxed{3}4}``)?"""
+    from prover.verifiers.math.extract import boxed_spans
+
+    if "\\boxed" not in content and "\\fbox" not in content:
+        return False
+    inner = boxed_spans(content)
+    return len(inner) != 1 or not inner[0].closed or content.strip() != content[inner[0].start : inner[0].end].strip()
+
+
 def is_single(gold: Any) -> bool:
     """Does the reference ask for one value (not a set, tuple, interval or matrix)?"""
     return not _is_collection(gold)
@@ -94,4 +138,4 @@ def alternatives_in(window: str, answer: str) -> bool:
     return False
 
 
-__all__ = ["alternatives_in", "decimal_ok", "is_single", "relation_ok"]
+__all__ = ["alternatives_in", "approximate", "decimal_ok", "exact_ok", "is_single", "nested_box", "relation_ok"]

@@ -25,6 +25,8 @@ _FEEDBACK = {
     "equation": "Your final answer {answer!r} is incorrect: give the value (or 'name = value'), not an equation between numbers.",
     "rounded_decimal": "Your final answer {answer!r} is incorrect: a rounded decimal is not the exact answer.",
     "alternatives": "Your final answer {answer!r} is incorrect: give one answer, not alternatives ('A or B').",
+    "approximate": "Your final answer {answer!r} is incorrect: give the exact value, not an approximation.",
+    "nested_box": "Your answer is incorrect: put exactly one answer in one \\boxed{{}}.",
     "several_answers": "Your answer is incorrect: the response boxes several different answers; box exactly one.",
     "unfinished": "The response ends in an unfinished equation; your answer {answer!r} is incorrect.",
 }
