@@ -207,6 +207,11 @@ HAND: list[tuple[str, str, int]] = [
     ("3", "\\boxed{2.9999999}", 0),
     ("3", "\\boxed{3^{0.9999999}}", 0),
     ("1", "\\boxed{0.99999999}", 0),
+    ("5", "\\boxed{3 \\\\ 5}", 0),
+    ("3", "\\boxed{3 \\text{ (or 5)}}", 0),
+    ("5", "\\boxed{3 \\quad 5}", 0),
+    ("3", "\\boxed{3}\\text{ or }\\boxed{5}", 0),
+    ("\\text{cat}", "\\boxed{\\text{cat}}", 1),
     # bounded before evaluation
     ("5", "\\boxed{10^{10^{10}}}", 0),
     ("5", "\\boxed{1e999999999}", 0),

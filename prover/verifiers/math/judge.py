@@ -166,6 +166,10 @@ def _judge(gold: str, response: str, clock: _Clock) -> dict:
         reason = "truncated" if spans and not spans[-1].closed else "not_equal"
         return {**result, "verdict": "timeout" if timed_out else "not_equal", "reason": "timeout" if timed_out else reason}
     reason = _strict_reason(golds, preds, clock)
+    gold_items = _sympy_items(golds)
+    single = not gold_items or strict.is_single(gold_items[0])
+    if not reason and single and strict.several_lines(shown):
+        reason = "several_answers"
     if not reason and strict.approximate(shown) and not strict.approximate(gold):
         reason = "approximate"
     if not reason and any(strict.nested_box(span.content) for span in spans if span.closed):

@@ -29,7 +29,7 @@ from typing import Any, Callable
 _OR_WORD = r"(?:or|\\text\{[ \t]{0,3}or[ \t]{0,3}\}|\\mathrm\{[ \t]{0,3}or[ \t]{0,3}\}|\\lor|\\vee)"
 # Bounded, anchored patterns applied to <= 60-character slices only.
 _OR_AFTER = re.compile(
-    r"^[ \t$)\]}(]{0,6}(?:,[ \t]{0,3})?" + _OR_WORD + r"(?![A-Za-z])[ \t]{0,5}(?:[A-Za-z]{1,12}[ \t]{0,3}=?[ \t]{0,3}){0,2}\$?[ \t]{0,3}[-\d\\(\[{]"
+    r"^[ \t$)\]}(]{0,6}(?:\\(?:text|mathrm|mbox)\{[ \t(]{0,3})?(?:,[ \t]{0,3})?" + _OR_WORD + r"(?![A-Za-z])[ \t]{0,5}(?:[A-Za-z]{1,12}[ \t]{0,3}=?[ \t]{0,3}){0,2}\$?[ \t]{0,3}[-\d\\(\[{]"
 )
 _OR_BEFORE = re.compile(r"(?:^|[^A-Za-z\\])" + _OR_WORD + r"[ \t$]{0,6}(?:[A-Za-z]{1,12}[ \t]{0,3}=[ \t]{0,3}\$?)?$")
 
@@ -116,6 +116,11 @@ def nested_box(content: str) -> bool:
     return len(inner) != 1 or not inner[0].closed or content.strip() != content[inner[0].start : inner[0].end].strip()
 
 
+def several_lines(answer: str) -> bool:
+    """Does the extracted answer hold ``\\\\`` line breaks outside an environment (``3 \\\\ 5``)?"""
+    return "\\\\" in answer and "\\begin" not in answer
+
+
 def is_single(gold: Any) -> bool:
     """Does the reference ask for one value (not a set, tuple, interval or matrix)?"""
     return not _is_collection(gold)
@@ -138,4 +143,4 @@ def alternatives_in(window: str, answer: str) -> bool:
     return False
 
 
-__all__ = ["alternatives_in", "approximate", "decimal_ok", "exact_ok", "is_single", "nested_box", "relation_ok"]
+__all__ = ["alternatives_in", "approximate", "several_lines", "decimal_ok", "exact_ok", "is_single", "nested_box", "relation_ok"]
