@@ -20,11 +20,13 @@ MAX_DIGITS = 100_000  # largest value (in decimal digits) a power/factorial may 
 MAX_LITERAL_DIGITS = 1_000  # longest digit run taken as a number
 MAX_SCI_EXPONENT = 1_000  # 1e1000 is the largest scientific-notation literal
 MAX_EXPONENT_LOG10 = 6  # any numeric exponent above 10^6 (x^{10^7}, (x+1)^{10^{10}}) is defused
+MAX_FACTORIAL_LOG10 = 4.3  # (20000)! has 77,000 digits; a larger (...)! is defused
 MAX_TOWER = 50  # longest brace-less tower a scan follows
 
 _DIGITS = re.compile(r"\d+")
 _SCI = re.compile(r"(?<=[\d.])[eE][+-]?(\d+)")
 _FACTORIAL = re.compile(r"(\d+)[ \t]{0,5}!(?!=)")
+_GROUP_FACTORIAL = re.compile(r"[)}][ \t]{0,5}!(?!=)")
 _POWER = re.compile(r"\^|\*\*")
 _SYMBOLIC = re.compile(r"[A-Za-z]")
 _NUMERIC_COMMANDS = re.compile(r"\\(?:cdot|times|left|right)")
@@ -168,6 +170,11 @@ def hazards(text: str) -> list[tuple[int, int]]:
         n = m.group(1).lstrip("0")
         if len(n) > 6 or (n and int(n) * math.log10(max(int(n), 2)) > MAX_DIGITS):
             spans.append(m.span())
+    for m in _GROUP_FACTORIAL.finditer(text):
+        start = _group_backward(text, m.start() + 1)
+        operand = text[start : m.start() + 1] if start >= 0 else ""
+        if operand and not _is_symbolic(operand) and log10_bound(operand) > MAX_FACTORIAL_LOG10:
+            spans.append((start, m.end()))
     covered = -1  # a tower is scanned once, from its first power sign
     for m in _POWER.finditer(text):
         if m.start() < covered:
