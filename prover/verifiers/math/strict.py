@@ -24,14 +24,34 @@ needed for them here; tests pin that behaviour.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Any, Callable
 
 _OR_WORD = r"(?:or|\\text\{[ \t]{0,3}or[ \t]{0,3}\}|\\mathrm\{[ \t]{0,3}or[ \t]{0,3}\}|\\lor|\\vee)"
 # Bounded, anchored patterns applied to <= 60-character slices only.
 _OR_AFTER = re.compile(
-    r"^[ \t$)\]}(]{0,6}(?:\\(?:text|mathrm|mbox)\{[ \t(]{0,3})?(?:,[ \t]{0,3})?" + _OR_WORD + r"(?![A-Za-z])[ \t]{0,5}(?:[A-Za-z]{1,12}[ \t]{0,3}=?[ \t]{0,3}){0,2}\$?[ \t]{0,3}[-\d\\(\[{]"
+    r"^[ \t$)\]}(]{0,6}(?:\\(?:text|mathrm|mbox)\{[ \t(]{0,3})?(?:,[ \t]{0,3})?" + _OR_WORD
+    + r"(?![A-Za-z])[ \t]{0,5}(?:[A-Za-z]{1,12}[ \t]{0,3}=?[ \t]{0,3}){0,2}\$?[ \t]{0,3}(?P<alt>-?\d[\d,.]{0,30}(?![\d,.])|[-\d\\(\[{])"
 )
-_OR_BEFORE = re.compile(r"(?:^|[^A-Za-z\\])" + _OR_WORD + r"[ \t$]{0,6}(?:[A-Za-z]{1,12}[ \t]{0,3}=[ \t]{0,3}\$?)?$")
+_OR_BEFORE = re.compile(
+    r"(?:^|[^A-Za-z\\\d.,])(?:(?P<alt>-?\d[\d,.]{0,30})[ \t$)\]}(]{0,6})?"
+    + _OR_WORD + r"[ \t$]{0,6}(?:[A-Za-z]{1,12}[ \t]{0,3}=[ \t]{0,3}\$?)?$"
+)
+
+
+def _same_number(a: str, b: str) -> bool:
+    """``18`` and ``18.00`` (a restatement, not an alternative)."""
+    try:
+        return Fraction(a.replace(",", "").rstrip(".")) == Fraction(b.replace(",", "").rstrip("."))
+    except (ValueError, ZeroDivisionError):
+        return False
+
+
+def _alternative(match: re.Match | None, answer: str) -> bool:
+    if match is None:
+        return False
+    alt = match.group("alt")
+    return not (alt and alt[-1:].isdigit() and _same_number(alt, answer))
 
 
 def _is_relation(expr: Any) -> bool:
@@ -136,8 +156,11 @@ def alternatives_in(window: str, answer: str) -> bool:
     while i >= 0 and seen < 200:
         seen += 1
         j = i + len(answer)
-        whole = (i == 0 or not window[i - 1].isalnum()) and (j >= len(window) or not window[j].isdigit())
-        if whole and (_OR_AFTER.search(window[j : j + 60]) or _OR_BEFORE.search(window[max(0, i - 60) : i])):
+        tail = window[j : j + 2]
+        whole = (i == 0 or not window[i - 1].isalnum()) and not (tail[:1].isdigit() or (tail[:1] in ".," and tail[1:].isdigit()))
+        after = _OR_AFTER.search(window[j : j + 60])
+        before = _OR_BEFORE.search(window[max(0, i - 60) : i])
+        if whole and (_alternative(after, answer) or _alternative(before, answer)):
             return True
         i = window.find(answer, i + 1)
     return False
