@@ -157,6 +157,8 @@ def test_hostile_batch_gets_one_verdict_per_row_in_order(verifier):
         ("empty", "5", ""),
         ("bad_reference", "\\frac{", "\\boxed{5}"),
         ("wrong_domain", "5", "\\boxed{5}"),
+        ("long_reference", "1" * 20_000, "\\boxed{5}"),
+        ("huge_box", "5", "\\boxed{3} \\boxed{" + "\\[" * 100_000 + "5}"),
         ("ok2", "\\frac{1}{2}", "\\boxed{0.5}"),
     ]
     problems = [Problem(id=pid, domain="code" if pid == "wrong_domain" else "math", reference=ref) for pid, ref, _ in rows]
@@ -164,8 +166,8 @@ def test_hostile_batch_gets_one_verdict_per_row_in_order(verifier):
     assert len(out) == len(rows)
     status = {pid: v.status for (pid, _, _), v in zip(rows, out)}
     assert status["ok1"] is Status.VALID and status["ok2"] is Status.VALID
-    assert status["bad_reference"] is Status.ERROR and status["wrong_domain"] is Status.ERROR
-    for pid in ("power", "sci", "digits", "fact", "unclosed", "many_boxes", "too_long", "empty"):
+    assert status["bad_reference"] is Status.ERROR and status["wrong_domain"] is Status.ERROR and status["long_reference"] is Status.ERROR
+    for pid in ("power", "sci", "digits", "fact", "unclosed", "many_boxes", "too_long", "empty", "huge_box"):
         assert status[pid] is Status.INVALID, (pid, status[pid])
     for pid in ("surrogate", "nul", "deep", "brackets"):
         assert status[pid] in (Status.VALID, Status.INVALID, Status.TIMEOUT), (pid, status[pid])

@@ -21,7 +21,7 @@ from itertools import product
 from typing import Any
 
 from prover.verifiers.math import strict
-from prover.verifiers.math.extract import answer_window, boxed_spans
+from prover.verifiers.math.extract import MAX_BOX_CHARS, answer_window, boxed_spans
 from prover.verifiers.math.guards import defuse
 
 MAX_DISTINCT_BOXES = 6
@@ -201,8 +201,8 @@ def _boxes_reason(golds: list, spans: list, shown: str, clock: _Clock) -> str:
             contents[key] = span.content
     if len(contents) < 2:
         return ""
-    if len(contents) > MAX_DISTINCT_BOXES:
-        return "several_answers"
+    if len(contents) > MAX_DISTINCT_BOXES or any(len(c) > MAX_BOX_CHARS for c in contents.values()):
+        return "several_answers"  # too many, or one too long to be an answer
     boxes = [_parse(defuse("\\boxed{" + content + "}")[0], clock) for content in contents.values()]
     if shown not in [_shown(preds) for preds in boxes if preds]:
         return ""  # the chosen answer is not a box

@@ -18,6 +18,7 @@ from prover.verifiers.math.equivalence import Judgement, SymbolicChecker
 
 FEEDBACK_MODES = ("detailed", "binary")
 BINARY_FEEDBACK = "Your answer is incorrect."
+MAX_REFERENCE_CHARS = 10_000  # a reference answer is short; a longer one is a bad row
 _FEEDBACK = {
     "no_answer": "No final answer found; end the response with the final answer in \\boxed{{}}.",
     "truncated": "The response was cut off before its final answer was complete; your answer {answer!r} is incorrect.",
@@ -114,6 +115,8 @@ class MathVerifier(Verifier):
             return Verdict.infra_error(f"problem {problem.id!r} has domain {problem.domain!r}, not 'math'")
         if not problem.reference.strip():
             return Verdict.infra_error(f"problem {problem.id!r} has no reference answer")
+        if len(problem.reference) > MAX_REFERENCE_CHARS:
+            return Verdict.infra_error(f"problem {problem.id!r}: the reference answer is longer than {MAX_REFERENCE_CHARS} characters")
         if not isinstance(response, str):
             return Verdict.infra_error(f"response for {problem.id!r} is {type(response).__name__}, not str")
         if len(response) > self.config.max_response_chars:
