@@ -19,11 +19,12 @@ from dataclasses import dataclass
 
 # math-verify's extraction regexes are quadratic on crafted text (runs of "\[",
 # "\(" or spaces); it only ever sees this many characters of a response.
-WINDOW_CHARS = 4000
+WINDOW_CHARS = 2000
 # Boxes longer than this are not answers; they are still reported (as too long).
 MAX_BOX_CHARS = 2000
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
+_BRACE_TOKEN = re.compile(r"\\.|[{}]", re.S)  # one token per match: linear
 # Linear: literal words, bounded whitespace, no nested quantifiers.
 _HASH_MARK = re.compile(r"(?m)^[ \t]{0,40}####[ \t]{0,40}\S")
 _ANSWER_MARK = re.compile(r"(?i)\b(?:final[ \t]{1,10}answer|answer[ \t]{1,10}is)\b[ \t:*=$]{0,20}\S")
@@ -70,19 +71,16 @@ def boxed_spans(text: str, *, max_boxes: int = 64) -> list[BoxSpan]:
         while j < len(text) and j - i < 40 and text[j] in " \t":
             j += 1
         if j < len(text) and text[j] == "{":
-            depth, k = 0, j
-            while k < len(text):
-                ch = text[k]
-                if ch == "\\":
-                    k += 2  # an escaped brace does not count
-                    continue
+            depth, k = 0, len(text)
+            for tok in _BRACE_TOKEN.finditer(text, j):  # an escaped brace (\{) does not count
+                ch = tok.group(0)
                 if ch == "{":
                     depth += 1
                 elif ch == "}":
                     depth -= 1
                     if depth == 0:
+                        k = tok.start()
                         break
-                k += 1
             if k >= len(text):
                 spans.append(BoxSpan(start, -1, text[j + 1 : j + 1 + MAX_BOX_CHARS + 1]))
                 covered_until = len(text)
