@@ -72,6 +72,15 @@ def test_huge_answers_get_a_verdict(verifier, reference, response):
     assert v.status is Status.INVALID, (v.status, dict(v.details))
 
 
+@pytest.mark.parametrize(
+    "response, reason",
+    [("\\boxed{10^{10^{10}}}", "too_large"), ("\\boxed{1e999999999}", "too_large"), ("\\boxed{" + "9" * 5000 + "}", "too_long"), ("\\boxed{" + "x+" * 1500 + "1}", "too_long")],
+)
+def test_huge_answers_are_named_in_the_feedback(verifier, response, reason):
+    v = verdict(verifier, "5", response)
+    assert v.status is Status.INVALID and v.details["reason"] == reason and "too" in v.feedback
+
+
 def test_a_huge_reference_is_judged_without_evaluating_it(verifier):
     assert verdict(verifier, "10^{10^{10}}", "\\boxed{10^{10^{10}}}").status is Status.VALID  # the same token
     assert verdict(verifier, "10^{10^{10}}", "\\boxed{10^{10^{11}}}").status is Status.INVALID

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 WINDOW_CHARS = 2000
 # Boxes longer than this are not answers; they are still reported (as too long).
 MAX_BOX_CHARS = 2000
+TOO_LONG_BOX = "\\boxed{\\text{answertoolong}}"
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _BRACE_TOKEN = re.compile(r"\\.|[{}]", re.S)  # one token per match: linear
@@ -102,11 +103,15 @@ def answer_window(text: str, spans: list[BoxSpan] | None = None) -> str:
 
     math-verify prefers the last box wherever it stands, so when the last box
     lies before the final ``WINDOW_CHARS`` characters the window starts at it;
-    otherwise the window is the tail of the response.
+    otherwise the window is the tail of the response. A last box longer than
+    ``MAX_BOX_CHARS`` is replaced by ``TOO_LONG_BOX``.
     """
+    spans = boxed_spans(text) if spans is None else spans
+    if spans and spans[-1].closed and len(spans[-1].content) > MAX_BOX_CHARS:
+        # a box that long is not an answer: math-verify sees that it is there, not its content
+        return TOO_LONG_BOX + text[spans[-1].end : spans[-1].end + WINDOW_CHARS]
     if len(text) <= WINDOW_CHARS:
         return text
-    spans = boxed_spans(text) if spans is None else spans
     tail_start = len(text) - WINDOW_CHARS
     if spans and spans[-1].start < tail_start:
         start = spans[-1].start
@@ -137,4 +142,4 @@ def format_ok(response: str) -> tuple[bool, str]:
     return False, "no final-answer marker: end with the answer in \\boxed{...}"
 
 
-__all__ = ["BoxSpan", "MAX_BOX_CHARS", "WINDOW_CHARS", "answer_window", "boxed_spans", "format_ok"]
+__all__ = ["BoxSpan", "MAX_BOX_CHARS", "TOO_LONG_BOX", "WINDOW_CHARS", "answer_window", "boxed_spans", "format_ok"]

@@ -164,6 +164,10 @@ def _judge(gold: str, response: str, clock: _Clock) -> dict:
         return {**result, "verdict": "reference", "reason": "reference"}  # math-verify could not read the reference
     if not equal:
         reason = "truncated" if spans and not spans[-1].closed else "not_equal"
+        if "toolarge" in shown:
+            reason = "too_large"
+        elif "answertoolong" in shown:
+            reason = "too_long"
         return {**result, "verdict": "timeout" if timed_out else "not_equal", "reason": "timeout" if timed_out else reason}
     reason = _strict_reason(golds, preds, clock)
     gold_items = _sympy_items(golds)

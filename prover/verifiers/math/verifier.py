@@ -28,6 +28,8 @@ _FEEDBACK = {
     "alternatives": "Your final answer {answer!r} is incorrect: give one answer, not alternatives ('A or B').",
     "approximate": "Your final answer {answer!r} is incorrect: give the exact value, not an approximation.",
     "nested_box": "Your answer is incorrect: put exactly one answer in one \\boxed{{}}.",
+    "too_large": "Your final answer is incorrect: it holds a number too large to check (over 100,000 digits).",
+    "too_long": "Your final answer is incorrect: the last \\boxed{{}} is far too long to be an answer.",
     "several_answers": "Your answer is incorrect: the response boxes several different answers; box exactly one.",
     "unfinished": "The response ends in an unfinished equation; your answer {answer!r} is incorrect.",
 }
