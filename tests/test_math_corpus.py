@@ -135,6 +135,8 @@ HAND: list[tuple[str, str, int]] = [
     ("(1,2)\\cup(3,4)", "\\boxed{(1,2)\\cup(3,5)}", 0),
     ("\\{3,5\\}", "\\boxed{3} and \\boxed{5}", 1),
     ("1, 2", "\\boxed{1, 2}", 1),
+    ("1,2,3", "\\boxed{1,2,3}", 1),
+    ("1,2,3", "\\boxed{123}", 0),
     # matrices and vectors: element-wise, row breaks kept
     (MATRIX_12, f"\\boxed{{{MATRIX_12}}}", 1),
     (MATRIX_12, "\\boxed{\\begin{pmatrix}1\\\\3\\end{pmatrix}}", 0),

@@ -27,7 +27,7 @@ from prover.verifiers.math.guards import defuse
 MAX_DISTINCT_BOXES = 6
 # A reference that is a plain number ("1,22", "7 425 000", "-3.5", "50%") is given to math-verify as is;
 # anything else without math delimiters is read as LaTeX ("\sqrt{2}", "x^2+1", "(1,2)").
-_PLAIN_NUMBER = re.compile(r"[+-]?\d{1,20}(?:[ ,.]\d{1,20}){0,8}[ \t]{0,3}%?")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3}){1,8}|\d{1,3}(?: \d{3}){1,8}|\d{1,40})(?:[.,]\d{1,40})?[ \t]{0,3}%?")
 _DELIMITERS = ("$", "\\(", "\\[", "\\boxed")
 
 
