@@ -1,21 +1,13 @@
 """Math verifier: the final answer of a response against ``Problem.reference``.
 
-``MathVerifier`` (config: ``MathVerifierConfig``) implements the common
-``Verifier`` interface; ``extract_final_answer`` finds the answer
-(``\\boxed{}``, ``#### N``, "final answer is ..."); equivalence is exact for
-plain numbers and symbolic (math-verify, in a helper process with a hard
-timeout) otherwise.
+The judgement is math-verify's (its own LaTeX/expression extraction with boxed
+answers first, then its ``verify``), plus a stricter layer for RL (``strict.py``),
+all of it in a killable helper process under a deadline (``equivalence.py``).
+``format_ok`` is the answer-marker requirement for the *format reward*; it is not
+part of the verdict. See docs/math_verifier.md.
 """
 
-from prover.verifiers.math.extract import AnswerExtraction, extract_final_answer, normalize_answer, to_number
+from prover.verifiers.math.extract import answer_window, boxed_spans, format_ok
 from prover.verifiers.math.verifier import BINARY_FEEDBACK, MathVerifier, MathVerifierConfig
 
-__all__ = [
-    "AnswerExtraction",
-    "BINARY_FEEDBACK",
-    "MathVerifier",
-    "MathVerifierConfig",
-    "extract_final_answer",
-    "normalize_answer",
-    "to_number",
-]
+__all__ = ["BINARY_FEEDBACK", "MathVerifier", "MathVerifierConfig", "answer_window", "boxed_spans", "format_ok"]

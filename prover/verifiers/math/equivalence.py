@@ -1,10 +1,11 @@
-"""Symbolic equivalence through ``math-verify``, in a separate process with a hard timeout.
+"""The killable helper process that does ALL math judging (``judge.judge``), with a hard deadline.
 
 math-verify's own timeouts use ``signal.alarm`` (main thread only), and SymPy
-can spend unbounded time in C code. So the comparison runs in a helper
-process (where math-verify's alarms work as designed), and the caller waits at
-most ``timeout_s``: a helper that overruns is killed and replaced, so the
-batch always moves on.
+can spend unbounded time in C code. So extraction, parsing, comparison and the
+strict layer all run in a helper process (where math-verify's alarms work as
+designed, under an address-space limit), and the caller waits at most
+``timeout_s`` + 2 s: a helper that overruns is killed with its process group and
+replaced, so the batch always moves on with a ``timeout`` verdict.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from prover.text import clean_text
 from prover.verifiers.proc import kill_group
 
 _REPO_ROOT = str(Path(__file__).resolve().parents[3])
@@ -29,58 +31,58 @@ _WORKER_SRC = (
 )
 
 
+HELPER_MEMORY_BYTES = 4 * 1024**3  # address-space limit of the helper: a runaway SymPy gets MemoryError
+VERDICTS = ("equal", "not_equal", "timeout", "reference")
+
+
 @dataclass(frozen=True)
-class Equivalence:
-    """``equal``: the verdict; ``timed_out``: no verdict in time; ``error``: why math-verify
-    failed; ``broken``: the helper itself failed (an infrastructure error, not a verdict)."""
+class Judgement:
+    """The helper's answer for one (reference, response).
 
-    equal: bool
-    timed_out: bool = False
+    ``verdict``: ``equal`` | ``not_equal`` | ``timeout`` | ``reference`` (the reference
+    could not be read) | ``broken`` (the helper itself failed: infrastructure, not a verdict).
+    ``reason``: why (``equal``, ``not_equal``, ``no_answer``, ``truncated``, a strict
+    rule's name, ``timeout``, ...); ``pred``: the answer math-verify extracted.
+    """
+
+    verdict: str
+    reason: str = ""
+    pred: str = ""
     error: str = ""
-    parsed_gold: str = ""
-    parsed_pred: str = ""
-    broken: bool = False
+    defused: int = 0
 
-
-def _as_latex(text: str) -> str:
-    if any(mark in text for mark in ("$", "\\(", "\\[", "\\boxed")):
-        return text
-    return f"${text}$"
-
-
-def symbolic_equal(gold: str, pred: str, timeout_s: int) -> dict:
-    """Run math-verify (in the calling process; used inside the worker)."""
-    from math_verify import parse, verify
-
-    seconds = max(1, int(timeout_s))
-    g = parse(_as_latex(gold), parsing_timeout=seconds) or parse(gold, parsing_timeout=seconds)
-    p = parse(_as_latex(pred), parsing_timeout=seconds) or parse(pred, parsing_timeout=seconds)
-    if not g:
-        return {"equal": False, "error": "could not parse the reference answer", "gold": "", "pred": str(p[:1])}
-    if not p:
-        return {"equal": False, "error": "", "gold": str(g[:1]), "pred": ""}
-    equal = bool(verify(g, p, timeout_seconds=seconds))
-    return {"equal": equal, "error": "", "gold": str(g[0])[:200], "pred": str(p[0])[:200]}
+    @property
+    def equal(self) -> bool:
+        return self.verdict == "equal"
 
 
 def worker_main() -> None:
     """Helper process: one JSON request per line on stdin, one JSON answer per line on stdout."""
     import logging
+    import resource
 
-    logging.disable(logging.WARNING)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (HELPER_MEMORY_BYTES, HELPER_MEMORY_BYTES))
+    except (ValueError, OSError):
+        pass
+    logging.disable(logging.CRITICAL)
     out = sys.stdout
     sys.stdout = sys.stderr  # stray prints must not corrupt the protocol
     import math_verify  # noqa: F401 - pay the SymPy import before saying ready
+
+    from prover.verifiers.math.judge import judge
 
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()
     for line in sys.stdin:
         try:
             req = json.loads(line)
-            res = symbolic_equal(req["gold"], req["pred"], req.get("timeout", 5))
+            res = judge(str(req["gold"]), str(req["response"]), float(req.get("timeout", 5)))
+        except MemoryError:
+            res = {"verdict": "timeout", "reason": "memory", "error": "the comparison ran out of memory"}
         except Exception as exc:  # noqa: BLE001 - reported to the caller
-            res = {"equal": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
-        out.write(json.dumps(res) + "\n")
+            res = {"verdict": "broken", "reason": "helper", "error": f"{type(exc).__name__}: {exc}"[:500]}
+        out.write(json.dumps(res, ensure_ascii=True) + "\n")
         out.flush()
 
 
@@ -130,7 +132,8 @@ class SymbolicChecker:
         line, self._buf = self._buf.split(b"\n", 1)
         return line
 
-    def check(self, gold: str, pred: str) -> Equivalence:
+    def check(self, gold: str, response: str) -> Judgement:
+        """Judge ``response`` against ``gold`` in the helper; at most ``timeout_s`` (+2 s grace) of waiting."""
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 if self._proc is not None:
@@ -139,27 +142,28 @@ class SymbolicChecker:
                 try:
                     self._start()
                 except (OSError, RuntimeError) as exc:
-                    return Equivalence(False, error=str(exc), broken=True)
+                    return Judgement("broken", "helper", error=str(exc))
             assert self._proc is not None and self._proc.stdin is not None
-            request = json.dumps({"gold": gold, "pred": pred, "timeout": self.timeout_s}) + "\n"
+            request = json.dumps({"gold": clean_text(gold), "response": clean_text(response), "timeout": self.timeout_s}) + "\n"
             try:
-                self._proc.stdin.write(request.encode())
+                self._proc.stdin.write(request.encode("utf-8"))
                 self._proc.stdin.flush()
             except OSError as exc:
                 self._kill()
-                return Equivalence(False, error=f"math-verify helper died: {exc}", broken=True)
+                return Judgement("broken", "helper", error=f"math-verify helper died: {exc}")
             line = self._read_line(time.monotonic() + self.timeout_s + 2.0)
             if line is None:
-                self._kill()
-                return Equivalence(False, timed_out=True, error=f"symbolic comparison exceeded {self.timeout_s:g} s")
+                self._kill()  # overran (or died mid-answer): kill it; the next check starts a fresh one
+                return Judgement("timeout", "timeout", error=f"the math check exceeded {self.timeout_s:g} s")
             try:
                 res = json.loads(line)
-            except ValueError:
+                verdict = str(res["verdict"])
+            except (ValueError, KeyError, TypeError):
                 self._kill()
-                return Equivalence(False, error="malformed answer from the math-verify helper", broken=True)
-            error = str(res.get("error") or "")
-            timed_out = "Timeout" in error or "timed out" in error
-            return Equivalence(bool(res.get("equal")), timed_out, error, str(res.get("gold", "")), str(res.get("pred", "")))
+                return Judgement("broken", "helper", error="malformed answer from the math-verify helper")
+            if verdict not in VERDICTS:
+                return Judgement("broken", str(res.get("reason", "helper")), error=str(res.get("error", ""))[:500])
+            return Judgement(verdict, str(res.get("reason", "")), str(res.get("pred", ""))[:300], str(res.get("error", ""))[:500], int(res.get("defused", 0) or 0))
 
     def close(self) -> None:
         with self._lock:

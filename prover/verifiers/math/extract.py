@@ -1,150 +1,145 @@
-"""Final-answer extraction and light normalisation for math responses.
+"""Where the final answer sits in a math response: boxes, the window math-verify reads, the format check.
 
-Markers, strongest first: the last ``\\boxed{...}`` (or ``\\fbox{...}``), the last
-``#### N`` (GSM8K), the last "final answer is/:" and the last "the answer is".
-Optionally (off by default) the last number in the text.
+Nothing here decides whether an answer is right: the judgement is math-verify's
+(``judge.py``, run in the killable helper process). This module only holds the
+text scans that must be linear-time on hostile model text:
+
+* ``boxed_spans``: every ``\\boxed{...}`` / ``\\fbox{...}`` with balanced braces,
+  one left-to-right pass (no regular expression sees the content);
+* ``answer_window``: the bounded slice of the response math-verify's own
+  (backtracking) regexes are allowed to see;
+* ``format_ok``: the answer-marker requirement (``\\boxed{}``, ``#### N``,
+  "the answer is ...") for the **format reward** — not part of the verdict.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 
-_BOX = re.compile(r"\\(?:boxed|fbox)\s*")
-_HASH = re.compile(r"^[ \t]*####[ \t]*(?P<ans>[^\n]+)", re.M)
-_FINAL = re.compile(r"final\s+answer\s*(?:is|:|=)\s*:?", re.I)
-_ANSWER_IS = re.compile(r"\banswer\s+is\s*:?", re.I)
-_LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
-_SENTENCE_END = re.compile(r"\.(?=\s|$)|\s+(?:I hope|because|since|which)\b", re.I)
-_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
-_THOUSANDS = re.compile(r"^([+-]?)(\d{1,3}(?:,\d{3})+)(\.\d+)?$")
-_FRAC = re.compile(r"^([+-]?)\\[dt]?frac\s*(?:\{([^{}]+)\}|(\d))\s*(?:\{([^{}]+)\}|(\d))$")
-_ASSIGN = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(?P<rhs>[^=]+)$")
-_UNITS = re.compile(r"(?:\s*\\(?:text|mbox|mathrm)\{[^{}]*\}|\s+[A-Za-z]{3,}(?:\s+[A-Za-z]{3,})*)+$")
+# math-verify's extraction regexes are quadratic on crafted text (runs of "\[",
+# "\(" or spaces); it only ever sees this many characters of a response.
+WINDOW_CHARS = 2000
+# Boxes longer than this are not answers; they are still reported (as too long).
+MAX_BOX_CHARS = 2000
+TOO_LONG_BOX = "\\boxed{\\text{answertoolong}}"
+
+_BOX_COMMANDS = ("\\boxed", "\\fbox")
+_BRACE_TOKEN = re.compile(r"\\.|[{}]", re.S)  # one token per match: linear
+# Linear: literal words, bounded whitespace, no nested quantifiers.
+_HASH_MARK = re.compile(r"(?m)^[ \t]{0,40}####[ \t]{0,40}\S")
+_ANSWER_MARK = re.compile(r"(?i)\b(?:final[ \t]{1,10}answer|answer[ \t]{1,10}is)\b[ \t:*=$]{0,20}\S")
 
 
 @dataclass(frozen=True)
-class AnswerExtraction:
-    """``answer`` is the raw final answer (None when absent); ``source`` names the marker.
+class BoxSpan:
+    """One ``\\boxed{...}``: ``start`` of the command, ``end`` after the closing brace (-1: never closed)."""
 
-    When ``answer`` is None, ``reason`` is ``empty``, ``truncated`` or ``no_answer``
-    and ``message`` is feedback for the model.
+    start: int
+    end: int
+    content: str
+
+    @property
+    def closed(self) -> bool:
+        return self.end >= 0
+
+
+def _find_commands(text: str) -> list[int]:
+    found: list[int] = []
+    for command in _BOX_COMMANDS:
+        i = text.find(command)
+        while i >= 0:
+            found.append(i)
+            i = text.find(command, i + len(command))
+    return sorted(found)
+
+
+def boxed_spans(text: str, *, max_boxes: int = 64) -> list[BoxSpan]:
+    """The last ``max_boxes`` boxes of ``text``, in order (one pass per box; nested boxes are inside their parent).
+
+    ``\\boxed 5`` (no brace) holds the next token. A box opened and never closed
+    has ``end == -1`` and the rest of the text (capped) as content.
     """
-
-    answer: str | None
-    source: str = ""
-    reason: str = ""
-    message: str = ""
-
-
-def last_boxed(text: str) -> tuple[str | None, bool]:
-    """(content of the last ``\\boxed{...}``, whether a box was left unclosed at the end)."""
-    matches = list(_BOX.finditer(text))
-    for m in reversed(matches):
-        i = m.end()
-        if i < len(text) and text[i] == "{":
-            depth = 0
-            for j in range(i, len(text)):
-                if text[j] == "{":
+    spans: list[BoxSpan] = []
+    covered_until = -1
+    for start in _find_commands(text):
+        if start < covered_until:
+            continue  # a box inside a box
+        i = start + (6 if text.startswith("\\boxed", start) else 5)
+        if i < len(text) and text[i].isalpha():
+            continue  # \boxedsomething: another command
+        j = i
+        while j < len(text) and j - i < 40 and text[j] in " \t":
+            j += 1
+        if j < len(text) and text[j] == "{":
+            depth, k = 0, len(text)
+            for tok in _BRACE_TOKEN.finditer(text, j):  # an escaped brace (\{) does not count
+                ch = tok.group(0)
+                if ch == "{":
                     depth += 1
-                elif text[j] == "}":
+                elif ch == "}":
                     depth -= 1
                     if depth == 0:
-                        return text[i + 1 : j], False
-            return None, True  # opened, never closed: the response was cut
-        token = re.match(r"[^\s$.,;]+", text[i:])  # "\boxed 5"
-        if token:
-            return token.group(0), False
-    return None, False
+                        k = tok.start()
+                        break
+            if k >= len(text):
+                spans.append(BoxSpan(start, -1, text[j + 1 : j + 1 + MAX_BOX_CHARS + 1]))
+                covered_until = len(text)
+                continue
+            spans.append(BoxSpan(start, k + 1, text[j + 1 : k]))
+            covered_until = k + 1
+        else:
+            k = j
+            while k < len(text) and k - j < MAX_BOX_CHARS and not text[k].isspace() and text[k] not in "$.,;":
+                k += 1
+            if k > j:
+                spans.append(BoxSpan(start, k, text[j:k]))
+                covered_until = k
+    return spans[-max_boxes:]
 
 
-def _first_clause(text: str) -> str:
-    text = text.strip()
-    m = _SENTENCE_END.search(text)
-    if m:
-        text = text[: m.start()]
-    return text.strip().strip("*").strip()
+def answer_window(text: str, spans: list[BoxSpan] | None = None) -> str:
+    """The slice of ``text`` math-verify reads: at most ``WINDOW_CHARS`` characters.
+
+    math-verify prefers the last box wherever it stands, so when the last box
+    lies before the final ``WINDOW_CHARS`` characters the window starts at it;
+    otherwise the window is the tail of the response. A last box longer than
+    ``MAX_BOX_CHARS`` is replaced by ``TOO_LONG_BOX``.
+    """
+    spans = boxed_spans(text) if spans is None else spans
+    if spans and spans[-1].closed and len(spans[-1].content) > MAX_BOX_CHARS:
+        # a box that long is not an answer: math-verify sees that it is there, not its content
+        return TOO_LONG_BOX + text[spans[-1].end : spans[-1].end + WINDOW_CHARS]
+    if len(text) <= WINDOW_CHARS:
+        return text
+    tail_start = len(text) - WINDOW_CHARS
+    if spans and spans[-1].start < tail_start:
+        start = spans[-1].start
+        return text[start : start + WINDOW_CHARS]
+    return text[tail_start:]
 
 
-def extract_final_answer(response: str, *, allow_last_number: bool = False) -> AnswerExtraction:
-    """The final answer of ``response`` (see the module docstring)."""
-    if not response.strip():
-        return AnswerExtraction(None, reason="empty", message="The response is empty; end it with the final answer in \\boxed{}.")
-    boxed, unclosed = last_boxed(response)
-    if unclosed:
-        return AnswerExtraction(None, reason="truncated", message="The response was truncated inside \\boxed{...}; the final answer is incomplete.")
-    if boxed is not None and boxed.strip():
-        return AnswerExtraction(boxed.strip(), "boxed")
-    found = list(_HASH.finditer(response))
-    if found:
-        answer = _first_clause(found[-1].group("ans"))
-        if answer:
-            return AnswerExtraction(answer, "hash")
-    for pattern, source in ((_FINAL, "final_answer"), (_ANSWER_IS, "answer_is")):
-        found = list(pattern.finditer(response))  # the last marker: "Final Answer: The final answer is 18."
-        if found:
-            answer = _first_clause(response[found[-1].end() :].split("\n", 1)[0])
-            if answer:
-                return AnswerExtraction(answer, source)
-    if allow_last_number:
-        numbers = _LAST_NUMBER.findall(response)
-        if numbers:
-            return AnswerExtraction(numbers[-1], "last_number")
-    return AnswerExtraction(None, reason="no_answer", message="No final answer found; end the response with the final answer in \\boxed{}.")
+def format_ok(response: str) -> tuple[bool, str]:
+    """The answer-marker requirement of the **format reward** (not the verdict).
+
+    OK when the response states its final answer with a marker: a closed,
+    non-empty ``\\boxed{...}``, a ``#### N`` line, or "final answer"/"the answer
+    is" followed by something. Returns (ok, reason); reason is '' when ok, else
+    a short sentence for the model. Linear-time on any input.
+    """
+    if not isinstance(response, str) or not response.strip():
+        return False, "the response is empty"
+    spans = boxed_spans(response)
+    if spans:
+        last = spans[-1]
+        if not last.closed:
+            return False, "the response was cut inside \\boxed{...}"
+        if not last.content.strip():
+            return False, "the last \\boxed{} is empty"
+        return True, ""
+    if _HASH_MARK.search(response) or _ANSWER_MARK.search(response):
+        return True, ""
+    return False, "no final-answer marker: end with the answer in \\boxed{...}"
 
 
-def normalize_answer(answer: str) -> str:
-    """Strip presentation: math delimiters, ``\\left``/``\\right``, spacing commands, dollar signs, a final period."""
-    s = answer.strip()
-    for _ in range(3):
-        before = s
-        s = s.strip()
-        if len(s) >= 2 and s[0] == "$" and s[-1] == "$":
-            s = s.strip("$")
-        for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
-            if s.startswith(left) and s.endswith(right):
-                s = s[len(left) : -len(right)]
-        m = re.fullmatch(r"\\(?:boxed|text|mathrm|mbox)\{(.*)\}", s, re.S)
-        if m:
-            s = m.group(1)
-        s = s.rstrip(".").strip()
-        if s == before:
-            break
-    s = re.sub(r"\\[,!;: ]|\\left|\\right|\{,\}", "", s)
-    s = s.replace("\\$", "").replace("\\%", "%").replace("$", "").replace("dfrac", "frac").replace("tfrac", "frac")
-    return s.strip()
-
-
-def to_number(text: str) -> Fraction | None:
-    """Exact value of a plain number: ``3``, ``3.0``, ``1,000``, ``1/2``, ``\\frac{1}{2}``, ``\\frac12``, ``50%`` -> 50."""
-    s = text.strip().replace(" ", "")
-    s = s[:-1] if s.endswith("%") else s
-    m = _THOUSANDS.match(s)
-    if m:
-        s = m.group(1) + m.group(2).replace(",", "") + (m.group(3) or "")
-    m = _FRAC.match(s)
-    if m:
-        num, den = m.group(2) or m.group(3), m.group(4) or m.group(5)
-        a, b = to_number(num), to_number(den)
-        if a is None or b is None or b == 0:
-            return None
-        value = a / b
-        return -value if m.group(1) == "-" else value
-    if _NUMBER.match(s):
-        return Fraction(s)
-    parts = s.split("/")
-    if len(parts) == 2 and _NUMBER.match(parts[0]) and _NUMBER.match(parts[1]):
-        den = Fraction(parts[1])
-        return Fraction(parts[0]) / den if den else None
-    return None
-
-
-def strip_for_number(answer: str) -> str:
-    """For comparison with a numeric reference: ``x = 3`` -> ``3``, ``18 dollars`` -> ``18``."""
-    s = answer
-    m = _ASSIGN.match(s)
-    if m:
-        s = m.group("rhs").strip()
-    stripped = _UNITS.sub("", s).strip()
-    return stripped if stripped and to_number(stripped) is not None else s
+__all__ = ["BoxSpan", "MAX_BOX_CHARS", "TOO_LONG_BOX", "WINDOW_CHARS", "answer_window", "boxed_spans", "format_ok"]

@@ -1,4 +1,9 @@
-"""``MathVerifier``: final answers compared with the reference, exactly or symbolically."""
+"""``MathVerifier``: the response's final answer against the reference, judged in the helper process.
+
+The main process only checks types and sizes; extraction, parsing, comparison
+and the strict layer all happen in ``equivalence.SymbolicChecker``'s helper
+(``judge.judge``) under a deadline, so no model text is evaluated here.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,25 @@ from typing import Any, Mapping, Sequence
 
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import RowError, Verifier, cap_text, check_lengths
-from prover.verifiers.math.equivalence import SymbolicChecker
-from prover.verifiers.math.extract import extract_final_answer, normalize_answer, strip_for_number, to_number
+from prover.verifiers.math.equivalence import Judgement, SymbolicChecker
 
 FEEDBACK_MODES = ("detailed", "binary")
 BINARY_FEEDBACK = "Your answer is incorrect."
+MAX_REFERENCE_CHARS = 10_000  # a reference answer is short; a longer one is a bad row
+_FEEDBACK = {
+    "no_answer": "No final answer found; end the response with the final answer in \\boxed{{}}.",
+    "truncated": "The response was cut off before its final answer was complete; your answer {answer!r} is incorrect.",
+    "not_equal": "Your final answer {answer!r} is incorrect.",
+    "equation": "Your final answer {answer!r} is incorrect: give the value (or 'name = value'), not an equation between numbers.",
+    "rounded_decimal": "Your final answer {answer!r} is incorrect: a rounded decimal is not the exact answer.",
+    "alternatives": "Your final answer {answer!r} is incorrect: give one answer, not alternatives ('A or B').",
+    "approximate": "Your final answer {answer!r} is incorrect: give the exact value, not an approximation.",
+    "nested_box": "Your answer is incorrect: put exactly one answer in one \\boxed{{}}.",
+    "too_large": "Your final answer is incorrect: it holds a number too large to check (over 100,000 digits).",
+    "too_long": "Your final answer is incorrect: the last \\boxed{{}} is far too long to be an answer.",
+    "several_answers": "Your answer is incorrect: the response boxes several different answers; box exactly one.",
+    "unfinished": "The response ends in an unfinished equation; your answer {answer!r} is incorrect.",
+}
 
 
 @dataclass
@@ -22,11 +41,11 @@ class MathVerifierConfig:
 
     symbolic_timeout_s: float = field(
         default=5.0,
-        metadata={"help": "Seconds allowed for one symbolic comparison (math-verify/SymPy, in a helper process killed on overrun)."},
+        metadata={"help": "Seconds allowed for judging one response (math-verify extraction + comparison + strict checks, in a helper process killed on overrun)."},
     )
-    allow_last_number: bool = field(
-        default=False,
-        metadata={"help": "Fall back to the last number of the response when it has no \\boxed{}, '####' or 'final answer is'."},
+    max_response_chars: int = field(
+        default=1_000_000,
+        metadata={"help": "Longer responses are judged invalid without being read (no real solution is that long)."},
     )
     feedback_cap: int = field(default=3000, metadata={"help": "Most characters of feedback per sample (longer feedback is cut and flagged)."})
     feedback_mode: str = field(
@@ -38,21 +57,13 @@ class MathVerifierConfig:
         t = self.symbolic_timeout_s
         if not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 < t <= 600:
             raise ValueError(f"symbolic_timeout_s must be a number of seconds in (0, 600], got {t!r}; e.g. symbolic_timeout_s=5")
-        if not isinstance(self.allow_last_number, bool):
-            raise ValueError(f"allow_last_number must be true or false, got {self.allow_last_number!r}")
+        m = self.max_response_chars
+        if not isinstance(m, int) or isinstance(m, bool) or m < 1:
+            raise ValueError(f"max_response_chars must be an integer >= 1, got {m!r}; e.g. max_response_chars=1000000")
         if not isinstance(self.feedback_cap, int) or isinstance(self.feedback_cap, bool) or self.feedback_cap < 0:
             raise ValueError(f"feedback_cap must be an integer >= 0 (0 = no cap), got {self.feedback_cap!r}; e.g. feedback_cap=3000")
         if self.feedback_mode not in FEEDBACK_MODES:
             raise ValueError(f"feedback_mode must be one of {FEEDBACK_MODES}, got {self.feedback_mode!r}; use 'binary' for STaR-style retries")
-
-
-@dataclass(frozen=True)
-class Comparison:
-    equal: bool
-    method: str  # "numeric" | "string" | "symbolic"
-    timed_out: bool = False
-    error: str = ""
-    broken: bool = False
 
 
 class MathVerifier(Verifier):
@@ -87,19 +98,9 @@ class MathVerifier(Verifier):
             raise RowError("prompt", f"must be a string, got {type(prompt).__name__}")
         return Problem(id=str(pid), domain="math", prompt=prompt, reference=reference)
 
-    def compare(self, reference: str, answer: str) -> Comparison:
-        """Is ``answer`` equal to ``reference``? Exact for plain numbers, else math-verify."""
-        gold, pred = normalize_answer(reference), normalize_answer(answer)
-        gold_num = to_number(gold)
-        if gold_num is not None:
-            pred = strip_for_number(pred)
-            pred_num = to_number(pred)
-            if pred_num is not None:
-                return Comparison(gold_num == pred_num, "numeric")
-        if gold.replace(" ", "") == pred.replace(" ", ""):
-            return Comparison(True, "string")
-        res = self._symbolic.check(gold, pred)
-        return Comparison(res.equal, "symbolic", res.timed_out, res.error, res.broken)
+    def judge(self, reference: str, response: str) -> Judgement:
+        """The helper's judgement of ``response`` against ``reference`` (see ``judge.py``)."""
+        return self._symbolic.check(reference, response)
 
     def verify(self, problems: Sequence[Problem], responses: Sequence[str], *, progress: bool = False) -> list[Verdict]:
         check_lengths(problems, responses)
@@ -116,29 +117,31 @@ class MathVerifier(Verifier):
             return Verdict.infra_error(f"problem {problem.id!r} has domain {problem.domain!r}, not 'math'")
         if not problem.reference.strip():
             return Verdict.infra_error(f"problem {problem.id!r} has no reference answer")
+        if len(problem.reference) > MAX_REFERENCE_CHARS:
+            return Verdict.infra_error(f"problem {problem.id!r}: the reference answer is longer than {MAX_REFERENCE_CHARS} characters")
         if not isinstance(response, str):
             return Verdict.infra_error(f"response for {problem.id!r} is {type(response).__name__}, not str")
-        found = extract_final_answer(response, allow_last_number=self.config.allow_last_number)
-        t_extract = time.perf_counter() - t0
-        if found.answer is None:
-            return self._fail(Status.INVALID, found.message, {"reason": found.reason}, {"extract": t_extract}, t0)
-        details: dict[str, Any] = {"answer": found.answer[:500], "source": found.source}
-        t1 = time.perf_counter()
-        cmp = self.compare(problem.reference, found.answer)
-        timings = {"extract": t_extract, "compare": time.perf_counter() - t1}
-        details["method"] = cmp.method
-        if cmp.broken or cmp.error.startswith("could not parse the reference"):
-            details["reason"] = "reference" if not cmp.broken else "helper"
-            return Verdict(Status.ERROR, 0.0, feedback=f"math verifier error: {cmp.error}", details=details, timings={**timings, "total": time.perf_counter() - t0})
-        if cmp.equal:
-            details["reason"] = "equal"
+        if len(response) > self.config.max_response_chars:
+            msg = f"The response is longer than {self.config.max_response_chars} characters; it was not read."
+            return self._fail(Status.INVALID, msg, {"reason": "too_long"}, {}, t0)
+        if not response.strip():
+            return self._fail(Status.INVALID, "The response is empty; end it with the final answer in \\boxed{}.", {"reason": "empty"}, {}, t0)
+        res = self.judge(problem.reference, response)
+        timings = {"judge": time.perf_counter() - t0}
+        details: dict[str, Any] = {"reason": res.reason, "answer": res.pred[:500], "method": "math-verify"}
+        if res.defused:
+            details["defused"] = res.defused
+        if res.verdict == "broken":
+            return Verdict(Status.ERROR, 0.0, feedback=f"math verifier error: {res.error}", details={**details, "reason": "helper"}, timings={**timings, "total": time.perf_counter() - t0})
+        if res.verdict == "reference":
+            msg = f"math verifier error: the reference answer of {problem.id!r} could not be parsed"
+            return Verdict(Status.ERROR, 0.0, feedback=msg, details={**details, "reason": "reference"}, timings={**timings, "total": time.perf_counter() - t0})
+        if res.verdict == "equal":
             return Verdict(Status.VALID, 1.0, details=details, timings={**timings, "total": time.perf_counter() - t0})
-        if cmp.timed_out:
-            details["reason"] = "symbolic_timeout"
-            msg = f"Your final answer {found.answer[:200]!r} could not be checked in time; simplify it."
+        if res.verdict == "timeout":
+            msg = f"Your final answer {res.pred[:200]!r} could not be checked in time; simplify it." if res.pred else "Your answer could not be checked in time; state it in a simpler form."
             return self._fail(Status.TIMEOUT, msg, details, timings, t0)
-        details["reason"] = "not_equal"
-        return self._fail(Status.INVALID, f"Your final answer {found.answer[:200]!r} is incorrect.", details, timings, t0)
+        return self._fail(Status.INVALID, _FEEDBACK.get(res.reason, _FEEDBACK["not_equal"]).format(answer=res.pred[:200]), details, timings, t0)
 
     def _fail(self, status: Status, feedback: str, details: dict[str, Any], timings: dict[str, float], t0: float) -> Verdict:
         if self.config.feedback_mode == "binary":
@@ -150,4 +153,4 @@ class MathVerifier(Verifier):
         self._symbolic.close()
 
 
-__all__ = ["BINARY_FEEDBACK", "Comparison", "MathVerifier", "MathVerifierConfig"]
+__all__ = ["BINARY_FEEDBACK", "MathVerifier", "MathVerifierConfig"]
