@@ -11,8 +11,9 @@ Training loop (any domain)::
     problems = [batch.problem_of(s) for s in samples]
     responses = [c.text for o in outs for c in o]
     verdicts = verifier.verify(problems, responses)
+    rewards = core.rewards(samples, verdicts)          # the training reward (None: infrastructure error)
     rec = core.record(samples, problems, responses, verdicts, step=step)
-    # rec.rewards: shaped rewards for the trainer; core.metrics.as_dict() for logs
+    # core.metrics.as_dict() for logs; core.state_dict() for checkpoints
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from prover.types import Problem, Sample, Verdict
 
 @dataclass(frozen=True)
 class RecordResult:
-    rewards: tuple[float, ...]  # shaped, one per response
     attempt_ids: tuple[str, ...]  # id given to each response's Attempt
     stored: int  # attempts written to the store
 
@@ -60,6 +60,12 @@ class ReplayCore:
     def next_batch(self, fresh: Sequence[Problem], batch_size: int, *, step: int = 0) -> MixedBatch:
         return self.mixer.next_batch(fresh, batch_size, step=step)
 
+    def rewards(self, samples: Sequence[Sample], verdicts: Sequence[Verdict],
+                format_scores: Sequence[float] | None = None) -> list[float | None]:
+        """The training reward of each completion (``prover.replay.shaping``; None for infrastructure errors)."""
+        scores = list(format_scores) if format_scores is not None else [1.0] * len(verdicts)
+        return [self.shaper(s, v, f) for s, v, f in zip(samples, verdicts, scores)]
+
     def record(
         self,
         samples: Sequence[Sample],
@@ -69,7 +75,7 @@ class ReplayCore:
         *,
         step: int = 0,
     ) -> RecordResult:
-        """Count outcomes, store attempts (one transaction), return shaped rewards.
+        """Count outcomes and store attempts (one transaction); rewards are ``rewards()``'s.
 
         First attempts are stored whatever their outcome (errors only counted);
         follow-up turns are stored when correct (future preserve candidates) or,
@@ -78,19 +84,18 @@ class ReplayCore:
         if not len(samples) == len(problems) == len(responses) == len(verdicts):
             raise ValueError(f"lengths differ: {len(samples)} samples, {len(problems)} problems, "
                              f"{len(responses)} responses, {len(verdicts)} verdicts")
-        rewards, ids, records = [], [], []
+        ids, records = [], []
         for sample, problem, response, verdict in zip(samples, problems, responses, verdicts):
             if sample.problem_id != problem.id:
                 raise ValueError(f"sample for {sample.problem_id!r} paired with problem {problem.id!r}")
             attempt = attempt_for(sample, response)
             ids.append(attempt.id)
             self.metrics.record_outcome(sample, verdict)
-            rewards.append(self.shaper(sample, verdict))
             if attempt.turn == "first" or verdict.valid or self.cfg.store_followup_failures:
                 records.append((problem, attempt, verdict))
         added = self.store.add_many(records, step=step)
         self._refresh_sizes()
-        return RecordResult(tuple(rewards), tuple(ids), added.failures + added.successes)
+        return RecordResult(tuple(ids), added.failures + added.successes)
 
     def close(self) -> None:
         self.store.close()

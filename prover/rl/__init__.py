@@ -16,7 +16,7 @@ from typing import Any
 
 from prover.rl.config import ConfigError, TrainConfig, config_from_argv, load_config
 from prover.rl.metrics import STEP_KEYS, CollapseDetector, MetricsLogger
-from prover.rl.rewards import FormatResult, format_check, total_reward
+from prover.rl.rewards import FormatResult, format_check
 
 _LAZY = {"run", "RunResult", "ReplayGRPOTrainer", "ProblemSource", "VerifierReward", "build_grpo_args"}
 
@@ -45,5 +45,4 @@ __all__ = [
     "format_check",
     "load_config",
     "run",
-    "total_reward",
 ]

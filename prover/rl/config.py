@@ -204,10 +204,14 @@ class LoraOptions:
 @dataclass
 class FormatOptions:
     enabled: bool = field(default=True, metadata={"help": "Multiply the verifier's reward by the format reward."})
-    max_blocks: int = field(default=1, metadata={"help": "Most fenced answer blocks (```lean4 / ```python) allowed; "
-                                                          "Lean: exactly one final ```lean4 block. 0 = any number."})
+    max_blocks: int = field(default=1, metadata={"help": "Most answer blocks (Lean or Python fences, see "
+                                                          "prover.formats) allowed; 0 = any number."})
     nothing_after_block: bool = field(default=True, metadata={"help": "Only whitespace may follow the final block "
                                                                        "(Lean and code)."})
+    require_block: bool = field(default=True, metadata={"help": "Code: the answer must be in a closed fenced block "
+                                                                 "(the verifier also runs unfenced code). Which fence "
+                                                                 "languages count is prover.formats.code.PYTHON_LANGS "
+                                                                 "(Lean: prover.formats.lean.FENCE_LANGUAGES)."})
     max_line_repeats: int = field(default=4, metadata={"help": "Repeated-line filter: format reward 0 when one "
                                                                 "non-blank line occurs more than this often; 0 = off."})
     min_line_chars: int = field(default=8, metadata={"help": "Lines shorter than this (stripped) are not counted by "

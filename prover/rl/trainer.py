@@ -51,7 +51,8 @@ from prover.replay import ReplayCore
 from prover.rl import checkpoint as ckpt_io
 from prover.rl.config import ConfigError, TrainConfig, dump_yaml
 from prover.rl.metrics import CollapseDetector, MetricsLogger, Rollout, pass_at, step_metrics
-from prover.rl.rewards import effective_verdict, format_check, solved, total_reward
+from prover.replay.shaping import shaped_reward
+from prover.rl.rewards import format_check, solved
 from prover.types import Problem, Sample, Verdict
 from prover.verifiers.base import Verifier
 
@@ -215,7 +216,7 @@ class Scored:
     sample: Sample
     problem: Problem
     text: str
-    verdict: Verdict  # effective verdict (format failures of correct answers count as failures)
+    verdict: Verdict  # the verifier's verdict, as it gave it
     rollout: Rollout
 
 
@@ -451,8 +452,8 @@ class ReplayGRPOTrainer(GRPOTrainer):
         penalty = cfg.replay.correct_to_wrong_penalty
         rewards: list[float | None] = []
         for i, (sample, problem, text, verdict) in enumerate(zip(samples, problems, texts, verdicts)):
-            fmt = format_check(problem.domain, text, cfg.format)
-            reward = total_reward(sample, verdict, fmt, penalty)
+            fmt = format_check(problem, text, cfg.format)
+            reward = shaped_reward(sample, verdict, penalty, fmt.score)
             rewards.append(reward)
             level = problem.meta.get("level")
             rollout = Rollout(
@@ -461,8 +462,7 @@ class ReplayGRPOTrainer(GRPOTrainer):
                 input_was_correct=sample.input_was_correct, feedback_over_cap=verdict.feedback_over_cap,
                 tokens=len(completion_ids[i]) if i < len(completion_ids) else 0,
                 level=int(level) if isinstance(level, int) else None, problem_id=problem.id)
-            rnd.scored.append(Scored(sample, problem, text, effective_verdict(problem.domain, verdict, fmt, cfg.format),
-                                     rollout))
+            rnd.scored.append(Scored(sample, problem, text, verdict, rollout))
         return rewards
 
     # -- after scoring: store, difficulty, metrics ---------------------------------------------------------
