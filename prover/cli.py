@@ -23,13 +23,10 @@ from prover.verifiers.base import RowError, require_str
 log = logging.getLogger("prover")
 
 
-class InputError(ValueError):
-    """A bad input line: names the file, the line and the field."""
-
-
 def read_rows(path: Path, domain: str) -> tuple[list[tuple[int, Problem, str]], list[tuple[int, str, str]]]:
     """Parse an input JSONL. Returns (good rows, bad rows as (line, id or '', message))."""
-    cls = verifier_class(domain)
+    from prover.data import problem_from_row
+
     good: list[tuple[int, Problem, str]] = []
     bad: list[tuple[int, str, str]] = []
     with open(path, encoding="utf-8") as f:
@@ -42,7 +39,7 @@ def read_rows(path: Path, domain: str) -> tuple[list[tuple[int, Problem, str]], 
                 if not isinstance(row, dict):
                     raise RowError("<row>", "each line must be a JSON object")
                 row_id = str(row.get("id", ""))
-                problem = cls.problem_from_row(row)
+                problem = problem_from_row(row, domain, index=lineno - 1)
                 response = require_str(row, "response", allow_empty=True)
             except json.JSONDecodeError as e:
                 bad.append((lineno, row_id, f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})"))

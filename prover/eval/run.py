@@ -13,8 +13,6 @@ JSON and the plot are rebuilt from the attempt log at the end (see ``report``).
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import inspect
 import json
 import logging
 import os
@@ -27,22 +25,13 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from tqdm import tqdm
 
+from prover import data
 from prover.eval.report import ProblemResult, summarize, write_outputs
 from prover.types import Problem, Status, Verdict
 
 log = logging.getLogger(__name__)
 
-MATHLIB_DATASETS: tuple[str, ...] = ("minif2f", "proofnet")
-DATASET_DOMAINS: dict[str, str] = {
-    "minif2f": "lean", "minif2f_core": "lean", "proofnet": "lean", "lean_jsonl": "lean",
-    "humaneval": "code", "mbpp": "code", "gsm8k": "math",
-}
-# Loaders owned by the code/math data modules: (module, function).
-EXTERNAL_LOADERS: dict[str, tuple[str, str]] = {
-    "humaneval": ("prover.data.code", "load_humaneval"),
-    "mbpp": ("prover.data.code", "load_mbpp"),
-    "gsm8k": ("prover.data.math", "load_gsm8k"),
-}
+MATHLIB_DATASETS: tuple[str, ...] = tuple(name for name, d in data.DATASETS.items() if d.mathlib)
 CORE_LEAN_MODULES: frozenset[str] = frozenset({"Init", "Std", "Lean", "Lake"})
 # Settings that change what is generated or how it is judged: a run dir keeps them fixed.
 RESUME_KEYS: tuple[str, ...] = ("model", "dataset", "data_path", "temperature", "top_p", "max_new_tokens",
@@ -83,13 +72,17 @@ class EvalConfig:
         "help": "Policy model: a checkpoint directory, a hub id, or embedded:smollm2-135m (the small "
                 "model shipped with the project; it needs few_shot >= 1 to write Lean)."})
     dataset: str = field(default="minif2f_core", metadata={
-        "help": f"Evaluation set: one of {sorted(DATASET_DOMAINS)}. minif2f/proofnet need Mathlib "
-                "(native backend); minif2f_core is the MiniF2F subset core Lean can state; lean_jsonl "
-                "reads data_path."})
+        "help": f"Evaluation set: one of {data.dataset_names()} or hf:<hub id> (prover.data.load). minif2f/"
+                "proofnet need Mathlib (native backend); minif2f_core is the MiniF2F subset core Lean can "
+                "state; lean_jsonl and jsonl read data_path."})
     split: str = field(default="test", metadata={
         "help": "Split: valid, test or all for the Lean sets; the dataset's own splits otherwise."})
     data_path: str = field(default="", metadata={
-        "help": "Read the dataset from this file instead of its default location (required for lean_jsonl)."})
+        "help": "Read the dataset from this file instead of its default location (required for lean_jsonl, jsonl)."})
+    domain: str = field(default="", metadata={
+        "help": "Domain of a jsonl or hf: dataset (lean, code or math); the named datasets know their own."})
+    columns: dict[str, str] = field(default_factory=dict, metadata={
+        "help": "hf: datasets: {dataset column: row field}, e.g. {question: prompt, answer: reference}."})
     k: tuple[int, ...] = field(default=(1,), metadata={
         "help": "The k of pass@k, comma-separated, e.g. 1,8,32."})
     n: int = field(default=0, metadata={
@@ -132,12 +125,10 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         self.k = _parse_ks(self.k)
-        if self.dataset not in DATASET_DOMAINS:
-            raise ValueError(f"EvalConfig.dataset={self.dataset!r}: use one of {sorted(DATASET_DOMAINS)}")
-        if self.dataset == "lean_jsonl" and not self.data_path:
-            raise ValueError("EvalConfig.dataset='lean_jsonl' reads data_path: give the JSONL file (--data-path)")
-        if self.domain == "lean" and self.split not in ("valid", "test", "all"):
-            raise ValueError(f"EvalConfig.split={self.split!r}: Lean sets have splits valid, test (or all)")
+        try:
+            self.domain = data.check_dataset(self.dataset, self.split, self.data_path, self.domain)
+        except ValueError as e:
+            raise ValueError(f"EvalConfig: {e}") from None
         if self.n < 0:
             raise ValueError(f"EvalConfig.n={self.n}: use 0 (= max k) or a number of samples >= max k")
         if self.n and self.n < max(self.k):
@@ -183,10 +174,6 @@ class EvalConfig:
 
     # -- derived ------------------------------------------------------------
     @property
-    def domain(self) -> str:
-        return DATASET_DOMAINS[self.dataset]
-
-    @property
     def samples(self) -> int:
         """First attempts per problem: ``n``, or max k."""
         return self.n or max(self.k)
@@ -223,36 +210,9 @@ def config_fields() -> list[dataclasses.Field]:
 
 # -- problems -----------------------------------------------------------------------
 def load_problems(cfg: EvalConfig) -> list[Problem]:
-    """The problems of ``cfg.dataset``/``cfg.split`` (first ``cfg.limit`` if set)."""
-    path = cfg.data_path or None
-    if cfg.domain == "lean":
-        from prover.data import lean as lean_data
-
-        split = None if cfg.split == "all" else cfg.split
-        loader: Callable[..., list[Problem]] = {
-            "minif2f": lean_data.load_minif2f, "minif2f_core": lean_data.load_minif2f_core,
-            "proofnet": lean_data.load_proofnet,
-        }.get(cfg.dataset, lambda split, path: lean_data.load_lean_jsonl(path, split))
-        problems = loader(split=split, path=path)
-    else:
-        module, name = EXTERNAL_LOADERS[cfg.dataset]
-        try:
-            fn = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as e:
-            raise EvalError(f"dataset {cfg.dataset!r} needs {module}.{name}, which is not available ({e})") from None
-        params = inspect.signature(fn).parameters
-        kwargs: dict[str, Any] = {}
-        if "split" in params:
-            kwargs["split"] = cfg.split
-        if cfg.limit and "limit" in params:
-            kwargs["limit"] = cfg.limit
-        if path:
-            if "path" not in params:
-                raise EvalError(f"{module}.{name} takes no path: drop data_path for dataset {cfg.dataset!r}")
-            kwargs["path"] = path
-        problems = list(fn(**kwargs))
-    if cfg.limit:
-        problems = problems[: cfg.limit]
+    """The problems of ``cfg.dataset``/``cfg.split`` (first ``cfg.limit`` if set), via ``prover.data.load``."""
+    problems = data.load(cfg.dataset, cfg.split, cfg.data_path or None, cfg.limit, domain=cfg.domain,
+                         columns=cfg.columns)
     if not problems:
         raise EvalError(f"dataset {cfg.dataset!r} split {cfg.split!r} has no problems")
     return problems

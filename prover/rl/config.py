@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from prover import data
 from prover.data.core_lean import MAX_LEVEL, DifficultyConfig
 from prover.policy.config import EMBEDDED_DEFAULT, default_cache_dir
 from prover.replay.config import ReplayConfig
@@ -30,12 +31,17 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
 VLLM_MODES = ("colocate", "server")
 SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
-PROBLEM_SOURCES = ("generator", "jsonl", "minif2f", "minif2f_core")
+# Training problems: the core-Lean generator, or any dataset of prover.data.load (or hf:<hub id>).
+PROBLEM_SOURCES = ("generator", *data.dataset_names())
+# The split trained on when problems.split is empty (evaluation keeps the test splits).
+TRAIN_SPLITS = {"minif2f": "valid", "minif2f_core": "valid", "proofnet": "valid", "mbpp": "train", "gsm8k": "train"}
 # Set by the trainer from top-level settings; setting them under ``replay:`` is an error.
 REPLAY_DERIVED = {"few_shot": "few_shot", "max_prompt_tokens": "grpo.max_prompt_tokens", "seed": "seed"}
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# dict-typed settings: a YAML mapping under these keys is one value, not a section.
+MAPPING_KEYS = frozenset({"verifier", "problems.columns", "eval.columns"})
 
 
 class ConfigError(ValueError):
@@ -226,48 +232,65 @@ class FormatOptions:
             raise ValueError(f"format.min_line_chars={self.min_line_chars}: use a positive length such as 8")
 
 
+def _check_source(section: str, source: str, split: str, path: str) -> str:
+    """Validate a dataset source (``prover.data``); returns the path resolved against the repository."""
+    if source not in PROBLEM_SOURCES and not source.startswith(data.HF_PREFIX):
+        raise ValueError(f"{section}.source={source!r}: use one of {PROBLEM_SOURCES} or hf:<hub id>")
+    if path and not source.startswith(data.HF_PREFIX):
+        path = resolve_path(path, f"{section}.path")
+    if source in data.DATASETS:
+        if data.DATASETS[source].needs_path and not path:
+            raise ValueError(f"{section}.source={source} needs {section}.path (a JSONL of problems)")
+        try:
+            data.check_dataset(source, split, path, "lean")  # (the domain is checked by TrainConfig)
+        except ValueError as e:
+            raise ValueError(f"{section}.split: {e}") from None
+    return path
+
+
 @dataclass
 class ProblemsOptions:
-    source: str = field(default="generator", metadata={"help": f"Training problems, one of {PROBLEM_SOURCES}: the "
-                                                                "core-Lean generator, a JSONL file (path), or a "
-                                                                "MiniF2F split (split)."})
-    path: str = field(default="", metadata={"help": "source=jsonl: the JSONL of statements/problems."})
-    split: str = field(default="valid", metadata={"help": "source=minif2f/minif2f_core: valid or test."})
+    source: str = field(default="generator", metadata={"help": f"Training problems: the core-Lean generator, or a "
+                                                                f"dataset of prover.data.load, one of "
+                                                                f"{PROBLEM_SOURCES[1:]}, or hf:<hub id>."})
+    path: str = field(default="", metadata={"help": "Read the dataset from this file (jsonl, lean_jsonl: required)."})
+    split: str = field(default="", metadata={"help": f"Dataset split; empty = the training split {TRAIN_SPLITS} "
+                                                      "(else the dataset's default)."})
+    columns: dict[str, str] = field(default_factory=dict, metadata={"help": "hf: datasets: {dataset column: row "
+                                                                             "field}, e.g. {question: prompt}."})
+    limit: int = field(default=0, metadata={"help": "Use only the first N problems of the dataset (0 = all)."})
     pool_size: int = field(default=16, metadata={"help": "Fresh candidates offered to the mixer per step (generator); "
                                                           "it picks by difficulty weight."})
     difficulty: DifficultyConfig = field(default_factory=DifficultyConfig,
                                          metadata={"help": "Adaptive level of the generator."})
 
     def __post_init__(self) -> None:
-        if self.source not in PROBLEM_SOURCES:
-            raise ValueError(f"problems.source={self.source!r}: use one of {PROBLEM_SOURCES}")
-        if self.source == "jsonl" and not self.path:
-            raise ValueError("problems.source=jsonl needs problems.path (a JSONL of statements)")
-        if self.source == "jsonl":
-            self.path = resolve_path(self.path, "problems.path")
+        if self.source != "generator":
+            self.split = self.split or TRAIN_SPLITS.get(self.source, "")
+            self.path = _check_source("problems", self.source, self.split, self.path)
         if self.pool_size < 1:
             raise ValueError(f"problems.pool_size={self.pool_size}: use a positive count, e.g. 16")
+        if self.limit < 0:
+            raise ValueError(f"problems.limit={self.limit}: use 0 (all) or a positive count")
 
 
 @dataclass
 class EvalOptions:
-    source: str = field(default="", metadata={"help": "Evaluation set during training: '' (none), jsonl, minif2f "
-                                                       "or minif2f_core; pass rate logged as eval_reward."})
-    path: str = field(default="", metadata={"help": "source=jsonl: the JSONL of evaluation problems."})
-    split: str = field(default="test", metadata={"help": "source=minif2f*: valid or test."})
+    source: str = field(default="", metadata={"help": "Evaluation set during training: '' (none) or a dataset of "
+                                                       "prover.data.load (e.g. minif2f_core, mbpp, gsm8k, jsonl); "
+                                                       "pass rate logged as eval_reward."})
+    path: str = field(default="", metadata={"help": "Read the dataset from this file (jsonl, lean_jsonl: required)."})
+    split: str = field(default="test", metadata={"help": "Dataset split (e.g. valid or test)."})
+    columns: dict[str, str] = field(default_factory=dict, metadata={"help": "hf: datasets: column mapping."})
     every: int = field(default=0, metadata={"help": "Evaluate every this many steps (0 = never)."})
     limit: int = field(default=0, metadata={"help": "Use only the first N evaluation problems (0 = all)."})
     num_generations: int = field(default=0, metadata={"help": "Samples per evaluation problem (0 = grpo.num_generations)."})
 
     def __post_init__(self) -> None:
-        if self.source and self.source not in PROBLEM_SOURCES[1:]:
-            raise ValueError(f"eval.source={self.source!r}: use '' (off) or one of {PROBLEM_SOURCES[1:]}")
         if self.every < 0 or self.limit < 0 or self.num_generations < 0:
             raise ValueError("eval.every, eval.limit and eval.num_generations must be >= 0")
-        if self.source == "jsonl":
-            if not self.path:
-                raise ValueError("eval.source=jsonl needs eval.path (a JSONL of problems)")
-            self.path = resolve_path(self.path, "eval.path")
+        if self.source:
+            self.path = _check_source("eval", self.source, self.split, self.path)
         if self.source and not self.every:
             raise ValueError(f"eval.source={self.source!r} is set but eval.every=0: set eval.every (steps) or "
                              "clear eval.source")
@@ -330,14 +353,17 @@ class TrainConfig:
             raise ValueError(f"few_shot={self.few_shot}: use -1 (auto), 0 (none) or a small count such as 3")
         if self.problems.source == "generator" and self.domain != "lean":
             raise ValueError(f"problems.source=generator makes core-Lean theorems, but domain={self.domain!r}: "
-                             "use problems.source=jsonl with problems.path for code/math")
-        if self.problems.source.startswith("minif2f") and self.domain != "lean":
-            raise ValueError(f"problems.source={self.problems.source} is a Lean set, but domain={self.domain!r}")
+                             "use problems.source=jsonl with problems.path (or mbpp, gsm8k...) for code/math")
+        for section in (self.problems, self.eval):
+            spec = data.DATASETS.get(section.source)
+            if spec is not None and spec.domain and spec.domain != self.domain:
+                raise ValueError(f"{'problems' if section is self.problems else 'eval'}.source={section.source} is "
+                                 f"a {spec.domain} set, but domain={self.domain!r}")
         if self.problems.difficulty.max_level > MAX_LEVEL:  # pragma: no cover - DifficultyConfig checks it
             raise ValueError(f"problems.difficulty.max_level must be <= {MAX_LEVEL}")
-        if self.domain == "lean" and self.lean.backend == "wasm" and self.problems.source.startswith("minif2f") \
-                and self.problems.source != "minif2f_core":
-            raise ValueError("problems.source=minif2f needs Mathlib, which the wasm backend lacks: set "
+        if self.domain == "lean" and self.lean.backend == "wasm" and self.problems.source in data.DATASETS \
+                and data.DATASETS[self.problems.source].mathlib:
+            raise ValueError(f"problems.source={self.problems.source} needs Mathlib, which the wasm backend lacks: set "
                              "lean.backend=native (after building the native toolchain) or use minif2f_core")
         if self.resume and self.resume != "auto" and not Path(self.resume).expanduser().exists():
             raise ValueError(f"resume={self.resume!r} does not exist: give a run directory, a checkpoint directory, "
@@ -597,7 +623,7 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]
     out: list[tuple[str, Any]] = []
     for k, v in data.items():
         key = f"{prefix}{k}"
-        if isinstance(v, Mapping) and v and key != "verifier":
+        if isinstance(v, Mapping) and v and key not in MAPPING_KEYS:
             out.extend(_flatten(v, key + "."))
         else:
             out.append((key, v))

@@ -35,7 +35,6 @@ import threading
 import time
 import warnings
 import zlib
-from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,7 @@ import torch
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
-from prover.data.core_lean import CoreLeanGenerator, DifficultyController, load_problems_jsonl
+from prover.rl.problems import ProblemSource, load_problem_list
 from prover.prompts import first_attempt
 from prover.replay import ReplayCore
 from prover.rl import checkpoint as ckpt_io
@@ -71,74 +70,6 @@ def _quiet_gradient_checkpointing_rename() -> Iterator[None]:
         yield
 
 REPLAY_ORIGINS = ("fix", "retry", "preserve")
-
-
-# -- problems ----------------------------------------------------------------------------------
-class ProblemSource:
-    """Fresh problems offered to the replay mixer each step.
-
-    ``generator``: core-Lean theorems at the level of a ``DifficultyController``;
-    otherwise a fixed list (JSONL / MiniF2F) the mixer picks from by difficulty weight.
-    """
-
-    def __init__(self, cfg: TrainConfig) -> None:
-        p = cfg.problems
-        self.pool_size = p.pool_size
-        self.generator: CoreLeanGenerator | None = None
-        self.controller: DifficultyController | None = None
-        self.fixed: list[Problem] = []
-        if p.source == "generator":
-            self.generator = CoreLeanGenerator(seed=cfg.seed, max_level=p.difficulty.max_level)
-            self.controller = DifficultyController(p.difficulty)
-        else:
-            self.fixed = load_problem_list(p.source, p.path, p.split, cfg.domain)
-
-    @property
-    def level(self) -> int | None:
-        return self.controller.level if self.controller else None
-
-    def pool(self, n: int) -> list[Problem]:
-        if self.generator is not None and self.controller is not None:
-            return self.generator.sample(self.controller.level, max(n, self.pool_size))
-        return list(self.fixed)
-
-    def observe(self, rollouts: Sequence[Rollout]) -> int | None:
-        """Feed first-attempt outcomes to the difficulty controller; returns a new level if it moved."""
-        if self.controller is None:
-            return None
-        moved = None
-        by_group: dict[int, list[Rollout]] = defaultdict(list)
-        for r in rollouts:
-            if r.origin == "fresh" and r.level is not None and r.status != "error":
-                by_group[r.group].append(r)
-        for group in by_group.values():
-            new = self.controller.observe(group[0].level, [r.solved for r in group])  # type: ignore[arg-type]
-            moved = new if new is not None else moved
-        return moved
-
-    def state_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.generator is not None and self.controller is not None:
-            out = {"generator": self.generator.state_dict(), "difficulty": self.controller.state_dict()}
-        return out
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.generator is not None and self.controller is not None and state:
-            self.generator.load_state_dict(state["generator"])
-            self.controller.load_state_dict(state["difficulty"])
-
-
-def load_problem_list(source: str, path: str, split: str, domain: str) -> list[Problem]:
-    if source == "jsonl":
-        return load_problems_jsonl(path, domain)
-    from prover.data import lean as lean_data
-
-    split_arg = split or None
-    if source == "minif2f":
-        return lean_data.load_minif2f(split_arg, path or None)
-    if source == "minif2f_core":
-        return lean_data.load_minif2f_core(split_arg, path or None)
-    raise ConfigError(f"unknown problem source {source!r}")
 
 
 # -- verifier --------------------------------------------------------------------------------
@@ -891,9 +822,8 @@ def eval_dataset(cfg: TrainConfig) -> Any:
         return None
     from datasets import Dataset
 
-    problems = load_problem_list(cfg.eval.source, cfg.eval.path, cfg.eval.split, cfg.domain)
-    if cfg.eval.limit:
-        problems = problems[: cfg.eval.limit]
+    problems = load_problem_list(cfg.eval.source, cfg.eval.path, cfg.eval.split, cfg.domain, cfg.eval.limit,
+                                 cfg.eval.columns)
     return Dataset.from_dict({
         "prompt": [first_attempt(p, few_shot=cfg.effective_few_shot) for p in problems],
         "problem_json": [json.dumps(p.to_json(), ensure_ascii=False) for p in problems],
