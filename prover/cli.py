@@ -1,13 +1,14 @@
 """``prover`` command line: thin wrappers around the library.
 
     prover verify --domain lean --input IN.jsonl --output OUT.jsonl [--workers N] [--timeout S] [--backend wasm|native]
-    prover eval ...    (same as python scripts/eval_prover.py ...)
-    prover train ...   (same as python scripts/train_prover.py ...)
+    prover eval [--config FILE] [--key value ...]    (prover.eval.cli; prover eval --help lists every key)
+    prover train [--config FILE] [--key value ...]   (prover.rl.cli; prover train --help lists every key)
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -17,7 +18,6 @@ from typing import Any, Sequence
 from tqdm import tqdm
 
 from prover.types import Problem, Verdict
-from prover.verifiers import verifier_class
 from prover.verifiers.base import RowError, require_str
 
 log = logging.getLogger("prover")
@@ -55,30 +55,15 @@ def read_rows(path: Path, domain: str) -> tuple[list[tuple[int, Problem, str]], 
 
 
 def _verifier_config(domain: str, args: argparse.Namespace) -> Any:
-    if domain == "lean":
-        from prover.verifiers.lean import LeanConfig
+    """The domain's verifier config from the flags it has (one factory: ``prover.verifiers``)."""
+    from prover.verifiers import verifier_config, verifier_config_class
 
-        kw: dict[str, Any] = {"backend": args.backend}
-        if args.workers:
-            kw["workers"] = args.workers
-        if args.timeout:
-            kw["timeout_s"] = args.timeout
-        if args.feedback_cap:
-            kw["feedback_cap"] = args.feedback_cap
-        return LeanConfig(**kw)
-    cls = verifier_class(domain)
-    config_cls = getattr(sys.modules[cls.__module__], f"{cls.__name__}Config", None) or getattr(cls, "config_class", None)
-    if config_cls is None:
-        return None
-    kw = {}
-    fields = getattr(config_cls, "__dataclass_fields__", {})
-    if args.workers and "workers" in fields:
-        kw["workers"] = args.workers
-    if args.timeout and "timeout_s" in fields:
-        kw["timeout_s"] = args.timeout
-    if args.feedback_cap and "feedback_cap" in fields:
-        kw["feedback_cap"] = args.feedback_cap
-    return config_cls(**kw)
+    fields = {f.name for f in dataclasses.fields(verifier_config_class(domain))}
+    opts: dict[str, Any] = {"backend": args.backend} if domain == "lean" else {}
+    for key, value in (("workers", args.workers), ("timeout_s", args.timeout), ("feedback_cap", args.feedback_cap)):
+        if value and key in fields:
+            opts[key] = value
+    return verifier_config(domain, opts)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -144,23 +129,23 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--feedback-cap", type=int, default=0, help="characters of feedback kept")
     v.add_argument("--chunk", type=int, default=256, help="rows verified per batch")
     v.set_defaults(func=cmd_verify)
-    for name in ("eval", "train"):
-        s = sub.add_parser(name, help=f"same as python scripts/{name}_prover.py", add_help=False)
-        s.add_argument("rest", nargs=argparse.REMAINDER)
-        s.set_defaults(func=None, script=name)
+    for name, what in (("eval", "pass@k evaluation"), ("train", "GRPO training with error-correction replay")):
+        sub.add_parser(name, help=f"{what}; every option passes through (prover {name} --help)", add_help=False)
     return p
 
 
+# `prover train ...` / `prover eval ...`: every option goes to the command's own config loader.
+COMMANDS = {"train": "prover.rl.cli", "eval": "prover.eval.cli"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        import importlib
+
+        return int(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    if args.func is None:
-        import runpy
-
-        script = Path(__file__).resolve().parents[1] / "scripts" / f"{args.script}_prover.py"
-        sys.argv = [str(script), *args.rest]
-        runpy.run_path(str(script), run_name="__main__")
-        return 0
     return int(args.func(args))
 
 

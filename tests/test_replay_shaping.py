@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import fields
 
 import pytest
@@ -93,3 +95,22 @@ def test_core_record_stores_and_shapes(tmp_path):
         assert core.store.problem_stats()["p"].successes == 1
         with pytest.raises(ValueError, match="lengths differ"):
             core.record(batch.samples, [p], ["a"], [OK])
+
+
+def test_core_owns_its_state(tmp_path):
+    """``ReplayCore.state_dict``/``load_state_dict``: the mixer RNG and the metrics counters survive a restart."""
+    import json
+
+    cfg = ReplayConfig(db_path=str(tmp_path / "r.sqlite"), ratio=1.0, preserve_fraction=0.5)
+    p = Problem(id="p", domain="math", prompt="1+1?", reference="2")
+    with ReplayCore(cfg) as core:
+        fresh = core.next_batch([p], 1).samples
+        core.record(fresh * 2, [p] * 2, ["a", "b"], [BAD, OK], step=1)
+        state = json.loads(json.dumps(core.state_dict()))  # checkpoints store it as JSON
+        rng, metrics = core.mixer.rng.getstate(), core.metrics.as_dict()
+        draws = [core.mixer.rng.random() for _ in range(3)]
+    with ReplayCore(dataclasses.replace(cfg, seed=123)) as again:
+        again.load_state_dict(state)
+        assert again.mixer.rng.getstate() == rng and again.metrics.as_dict() == metrics
+        assert again.metrics.samples == {"fresh": 1}
+        assert [again.mixer.rng.random() for _ in range(3)] == draws

@@ -27,11 +27,9 @@ Problem files of any domain are read by ``prover.data.load("jsonl", path=..., do
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from prover.types import Problem

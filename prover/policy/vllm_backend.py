@@ -66,12 +66,6 @@ class VLLMPolicy(Policy):
             self._lora = LoRARequest("policy", 1, cfg.lora_path)
         self.llm = self._vllm.LLM(**kwargs)
 
-    def reload(self, model_path: str) -> None:
-        """Restart the engine on new weights (e.g. a checkpoint the trainer just saved)."""
-        self.close()
-        self.model_path = model_path
-        self._start(model_path)
-
     def prompt_token_count(self, messages: Messages) -> int:
         return len(chat_token_ids(self.tokenizer, messages))
 

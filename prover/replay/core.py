@@ -18,9 +18,10 @@ Training loop (any domain)::
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from prover.prompts import PromptLimiter
 from prover.prompts.limits import TokenCounter
@@ -29,7 +30,7 @@ from prover.replay.metrics import ReplayMetrics
 from prover.replay.mixer import BatchMixer, MixedBatch
 from prover.replay.samples import SampleBuilder, attempt_for
 from prover.replay.shaping import RiskAwareShaper
-from prover.replay.store import FailureStore
+from prover.replay.store import AttemptStore
 from prover.types import Problem, Sample, Verdict
 
 
@@ -47,7 +48,7 @@ class ReplayCore:
         """
         self.cfg = cfg
         self.metrics = ReplayMetrics()
-        self.store = FailureStore(cfg.db_path, cfg.capacity, cfg.success_capacity)
+        self.store = AttemptStore(cfg.db_path, cfg.capacity, cfg.success_capacity)
         limiter = PromptLimiter(token_counter, cfg.max_prompt_tokens) if token_counter else None
         self.builder = SampleBuilder(cfg, limiter, drops=self.metrics.drops)
         self.mixer = BatchMixer(self.store, cfg, self.builder, self.metrics, random.Random(cfg.seed))
@@ -96,6 +97,29 @@ class ReplayCore:
         added = self.store.add_many(records, step=step)
         self._refresh_sizes()
         return RecordResult(tuple(ids), added.failures + added.successes)
+
+    # -- resumable state (the store itself is the SQLite file) -------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The mixer's RNG and the metrics counters, JSON-serialisable."""
+        version, internal, gauss = self.mixer.rng.getstate()
+        metrics = {f.name: (dict(v) if isinstance(v := getattr(self.metrics, f.name), dict) else v)
+                   for f in dataclasses.fields(self.metrics)}
+        return {"mixer_rng": [version, list(internal), gauss], "metrics": metrics}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        rng = state.get("mixer_rng")
+        if rng:
+            self.mixer.rng.setstate((rng[0], tuple(rng[1]), rng[2]))
+        for name, value in (state.get("metrics") or {}).items():
+            if not hasattr(self.metrics, name):
+                continue
+            current = getattr(self.metrics, name)
+            if isinstance(current, dict):  # in place: the sample builder shares these Counters
+                current.clear()
+                current.update(value)
+            else:
+                setattr(self.metrics, name, value)
+        self._refresh_sizes()
 
     def close(self) -> None:
         self.store.close()
