@@ -107,3 +107,20 @@ def test_trl_version_adapter_refuses_an_untested_version(monkeypatch):
     monkeypatch.setitem(trl_compat.TESTED, "trl", ">=0.1,<0.2")
     with pytest.raises(trl_compat.TRLVersionError, match=r"pip install 'trl>=0.1,<0.2'"):
         trl_compat.check_versions()
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_prover_train_one_step_through_the_cli(tmp_path, capsys):
+    """`prover train --steps 1 ...` end to end: the real SmolLM2, MBPP through prover.data, the real code sandbox."""
+    run_dir = tmp_path / "run"
+    code = main(["train", "--steps", "1", "--domain", "code", "--problems.source", "mbpp", "--problems.limit", "4",
+                 "--grpo.batch_size", "2", "--grpo.num_generations", "2", "--grpo.grad_accum", "1",
+                 "--grpo.max_new_tokens", "32", "--output_dir", str(run_dir), "--no-metrics.progress",
+                 "--metrics.tensorboard", "false", "--verifier.workers", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    assert "training finished" in out and (run_dir / "checkpoint-1").is_dir()
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    step = next(r for r in rows if r.get("step") == 1 and "reward_mean" in r)
+    assert step["samples/fresh"] == 4 and "solve_rate/any_in_group" in step
