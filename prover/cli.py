@@ -1,8 +1,8 @@
 """``prover`` command line: thin wrappers around the library.
 
     prover verify --domain lean --input IN.jsonl --output OUT.jsonl [--workers N] [--timeout S] [--backend wasm|native]
-    prover eval ...    (same as python scripts/eval_prover.py ...)
-    prover train ...   (same as python scripts/train_prover.py ...)
+    prover eval [--config FILE] [--key value ...]    (prover.eval.cli; prover eval --help lists every key)
+    prover train [--config FILE] [--key value ...]   (prover.rl.cli; prover train --help lists every key)
 """
 
 from __future__ import annotations
@@ -28,23 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="verify a JSONL of responses (lean, code or math); resumable, see prover/verify_batch.py")
     add_verify_arguments(v)
     v.set_defaults(func=cmd_verify)
-    for name in ("eval", "train"):
-        s = sub.add_parser(name, help=f"same as python scripts/{name}_prover.py", add_help=False)
-        s.add_argument("rest", nargs=argparse.REMAINDER)
-        s.set_defaults(func=None, script=name)
+    for name, what in (("eval", "pass@k evaluation"), ("train", "GRPO training with error-correction replay")):
+        sub.add_parser(name, help=f"{what}; every option passes through (prover {name} --help)", add_help=False)
     return p
 
 
+# `prover train ...` / `prover eval ...`: every option goes to the command's own config loader.
+COMMANDS = {"train": "prover.rl.cli", "eval": "prover.eval.cli"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        import importlib
+
+        return int(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    if args.func is None:
-        import runpy
-
-        script = Path(__file__).resolve().parents[1] / "scripts" / f"{args.script}_prover.py"
-        sys.argv = [str(script), *args.rest]
-        runpy.run_path(str(script), run_name="__main__")
-        return 0
     return int(args.func(args))
 
 

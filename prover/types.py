@@ -76,7 +76,36 @@ class Problem:
         return cls(**kw)
 
 
-Turn = Literal["first", "fix", "retry", "check"]
+class Turn(str, enum.Enum):
+    """Kind of prompt an attempt answered (``Attempt.turn``)."""
+
+    FIRST = "first"  # a fresh attempt
+    FIX = "fix"  # an error-fix turn with the verifier's feedback
+    RETRY = "retry"  # "your solution failed, try differently" (no details)
+    CHECK = "check"  # check/preserve/repair of a candidate that may be right
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Origin(str, enum.Enum):
+    """Where a training sample came from (``Sample.origin``)."""
+
+    FRESH = "fresh"  # a first attempt at a fresh problem
+    FIX = "fix"  # an error-fix turn on a stored failure
+    RETRY = "retry"  # a binary retry turn on a stored failure
+    PRESERVE = "preserve"  # a check turn on a stored success (keep it right)
+    EVAL = "eval"  # an evaluation prompt during training (never trained on)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Plain values (enum members hash by name, so sets/dicts of strings would miss them).
+REPLAY_ORIGINS: tuple[str, ...] = (Origin.FIX.value, Origin.RETRY.value, Origin.PRESERVE.value)
+CORRECTION_ORIGINS: tuple[str, ...] = (Origin.FIX.value, Origin.RETRY.value)
+TURN_OF_ORIGIN: dict[str, Turn] = {Origin.FRESH.value: Turn.FIRST, Origin.FIX.value: Turn.FIX,
+                                   Origin.RETRY.value: Turn.RETRY, Origin.PRESERVE.value: Turn.CHECK}
 
 
 @dataclass(frozen=True)
@@ -91,9 +120,15 @@ class Attempt:
     problem_id: str
     prompt: tuple[Mapping[str, str], ...]
     response: str
-    turn: str = "first"
+    turn: str = Turn.FIRST.value
     id: str = ""
     parent_id: str = ""
+
+    def __post_init__(self) -> None:
+        turn = getattr(self.turn, "value", self.turn)
+        if turn not in _TURNS:
+            raise ValueError(f"Attempt.turn={self.turn!r}: use one of {sorted(_TURNS)}")
+        object.__setattr__(self, "turn", str(turn))  # a plain str in JSON and SQLite
 
     def messages(self) -> list[dict[str, str]]:
         return [dict(m) for m in self.prompt]
@@ -153,23 +188,34 @@ class Verdict:
         return cls(Status.ERROR, 0.0, feedback=message, details=details, timings={"total": 0.0})
 
 
-Origin = Literal["fresh", "fix", "retry", "preserve"]
-
-
 @dataclass(frozen=True)
 class Sample:
     """What the trainer consumes: a prompt (chat messages) and where it came from."""
 
     problem_id: str
     prompt_messages: tuple[Mapping[str, str], ...]
-    origin: str = "fresh"
+    origin: str = Origin.FRESH.value
     source_attempt_id: str = ""
     # True when the input shown in a fix/check turn was already correct
     # (used by risk-aware shaping: a correct input turned wrong is penalised).
     input_was_correct: bool = False
 
+    def __post_init__(self) -> None:
+        origin = getattr(self.origin, "value", self.origin)
+        if origin not in _ORIGINS:
+            raise ValueError(f"Sample.origin={self.origin!r}: use one of {sorted(_ORIGINS)}")
+        object.__setattr__(self, "origin", str(origin))  # a plain str in JSON and SQLite
+
+    @property
+    def is_replay(self) -> bool:
+        return self.origin in REPLAY_ORIGINS
+
     def messages(self) -> list[dict[str, str]]:
         return [dict(m) for m in self.prompt_messages]
+
+
+_TURNS = frozenset(t.value for t in Turn)
+_ORIGINS = frozenset(o.value for o in Origin)
 
 
 def dumps(obj: Any) -> str:

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -38,7 +39,6 @@ from typing import Any, Iterator
 
 from prover.text import clean_obj
 from prover.types import Problem, Status, Verdict
-from prover.verifiers import verifier_class
 from prover.verifiers.base import RowError, require_str
 
 log = logging.getLogger("prover.verify")
@@ -77,7 +77,8 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def read_rows(path: Path, domain: str) -> list[Row]:
     """Every non-blank line of the JSONL ``path`` as a ``Row`` (malformed lines carry ``error``)."""
-    cls = verifier_class(domain)
+    from prover.data import problem_from_row
+
     rows: list[Row] = []
     for lineno, raw in iter_lines(path):
         where = f"{path}:{lineno}"
@@ -94,7 +95,7 @@ def read_rows(path: Path, domain: str) -> list[Row]:
             if not isinstance(obj, dict):
                 raise RowError("<row>", "each line must be a JSON object")
             row_id = str(obj.get("id", ""))
-            problem = cls.problem_from_row(obj)
+            problem = problem_from_row(obj, domain, index=lineno - 1)
             response = require_str(obj, "response", allow_empty=True)
         except json.JSONDecodeError as e:
             rows.append(Row(lineno, row_id, error=f"{where}: not valid JSON ({e.msg} at column {e.colno})"))
@@ -107,31 +108,15 @@ def read_rows(path: Path, domain: str) -> list[Row]:
 
 
 def verifier_config(domain: str, args: argparse.Namespace) -> Any:
-    """The domain's config from the command line (unset flags keep the domain's defaults)."""
-    if domain == "lean":
-        from prover.verifiers.lean import LeanConfig
+    """The domain's config from the command line (unset flags keep the domain's defaults; one factory)."""
+    from prover.verifiers import verifier_config as make_config, verifier_config_class
 
-        kw: dict[str, Any] = {"backend": args.backend}
-        if args.workers:
-            kw["workers"] = args.workers
-        if args.timeout:
-            kw["timeout_s"] = args.timeout
-        if args.feedback_cap:
-            kw["feedback_cap"] = args.feedback_cap
-        return LeanConfig(**kw)
-    cls = verifier_class(domain)
-    config_cls = getattr(sys.modules[cls.__module__], f"{cls.__name__}Config", None) or getattr(cls, "config_class", None)
-    if config_cls is None:
-        return None
-    kw = {}
-    fields = getattr(config_cls, "__dataclass_fields__", {})
-    if args.workers and "workers" in fields:
-        kw["workers"] = args.workers
-    if args.timeout and "timeout_s" in fields:
-        kw["timeout_s"] = args.timeout
-    if args.feedback_cap and "feedback_cap" in fields:
-        kw["feedback_cap"] = args.feedback_cap
-    return config_cls(**kw)
+    fields = {f.name for f in dataclasses.fields(verifier_config_class(domain))}
+    opts: dict[str, Any] = {"backend": args.backend} if domain == "lean" else {}
+    for key, value in (("workers", args.workers), ("timeout_s", args.timeout), ("feedback_cap", args.feedback_cap)):
+        if value and key in fields:
+            opts[key] = value
+    return make_config(domain, opts)
 
 
 # ---------------------------------------------------------------- the output file

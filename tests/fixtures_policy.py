@@ -20,7 +20,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from prover.policy import PolicyConfig  # noqa: E402
-from prover.prompts import extract_block, lean_formal  # noqa: E402
+from prover.formats.lean import last_lean_block  # noqa: E402
+from prover.prompts import lean_formal  # noqa: E402
 from prover.types import Problem, Status, Verdict  # noqa: E402
 from prover.verifiers.base import Verifier, cap_text  # noqa: E402
 
@@ -55,7 +56,7 @@ class LeanBlockRule(Verifier):
         self.feedback_cap = feedback_cap
 
     def _check(self, problem: Problem, response: str) -> tuple[bool, str]:
-        block = extract_block(response, ("lean4", "lean"))
+        block, _ = last_lean_block(response)
         if block is None:
             return False, "error: no ```lean4 code block found in the response"
         statement = lean_formal(problem).strip()

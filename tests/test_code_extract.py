@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prover.verifiers.code.extract import extract_code, find_code_blocks, is_code_prompt
+from prover.formats.code import extract_code, find_code_blocks, is_code_prompt
 
 PROMPT = 'from typing import List\n\n\ndef add(a: int, b: int) -> int:\n    """Add two numbers.\n    >>> add(1, 2)\n    3\n    """\n'
 BODY = "def add(a, b):\n    return a + b\n"

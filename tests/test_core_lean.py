@@ -12,11 +12,10 @@ from prover.data.core_lean import (
     CoreLeanGenerator,
     DifficultyConfig,
     DifficultyController,
-    ProblemFileError,
     linear_form,
-    load_problems_jsonl,
     reference_response,
 )
+from prover.data import DataError, load_problem_file
 from prover.types import Problem
 
 
@@ -114,7 +113,7 @@ def test_load_jsonl_of_statements_and_problems(tmp_path):
         Problem(id="t2", domain="lean", statement="theorem t2 : 1 = 1 := by").to_json(),
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
-    problems = load_problems_jsonl(path, "lean")
+    problems = load_problem_file(path, "lean")
     assert [p.id for p in problems] == ["t1", "t2"]
     assert problems[0].statement.endswith(":= by")
 
@@ -123,11 +122,11 @@ def test_load_jsonl_secondary_domains(tmp_path):
     mbpp = tmp_path / "mbpp.jsonl"
     mbpp.write_text(json.dumps({"task_id": 7, "text": "Add two numbers.", "code": "",
                                 "test_list": ["assert add(1, 2) == 3"], "test_setup_code": ""}) + "\n")
-    (code,) = load_problems_jsonl(mbpp, "code")
-    assert code.id == "mbpp-7" and code.tests == ("assert add(1, 2) == 3",)
+    (code,) = load_problem_file(mbpp, "code")
+    assert code.id == "mbpp/7" and code.entry_point == "add" and code.tests == ("assert add(1, 2) == 3",)
     gsm = tmp_path / "gsm.jsonl"
     gsm.write_text(json.dumps({"question": "2+2?", "answer": "It is 4.\n#### 4"}) + "\n")
-    (math,) = load_problems_jsonl(gsm, "math")
+    (math,) = load_problem_file(gsm, "math")
     assert math.domain == "math" and math.reference == "4"
 
 
@@ -135,18 +134,18 @@ def test_load_jsonl_errors_name_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps({"name": "ok", "formal_statement": "theorem ok : True := by"}) + "\n"
                     + json.dumps({"name": "x", "formal_statement": "theorem x : True"}) + "\n")
-    with pytest.raises(ProblemFileError, match=r"bad.jsonl:2: .*formal_statement"):
-        load_problems_jsonl(path, "lean")
+    with pytest.raises(DataError, match=r"bad.jsonl:2: .*formal_statement"):
+        load_problem_file(path, "lean")
     path.write_text("{not json\n")
-    with pytest.raises(ProblemFileError, match=r"bad.jsonl:1"):
-        load_problems_jsonl(path, "lean")
-    with pytest.raises(ProblemFileError, match="does not exist"):
-        load_problems_jsonl(tmp_path / "missing.jsonl", "lean")
+    with pytest.raises(DataError, match=r"bad.jsonl:1"):
+        load_problem_file(path, "lean")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_problem_file(tmp_path / "missing.jsonl", "lean")
     dup = tmp_path / "dup.jsonl"
     row = json.dumps({"name": "d", "formal_statement": "theorem d : True := by"})
     dup.write_text(row + "\n" + row + "\n")
-    with pytest.raises(ProblemFileError, match="duplicate"):
-        load_problems_jsonl(dup, "lean")
+    with pytest.raises(DataError, match="duplicate"):
+        load_problem_file(dup, "lean")
 
 
 @pytest.mark.slow

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from prover.data.code import data_dir, load_humaneval, load_mbpp, mbpp_entry_point
+from prover.data.code import load_humaneval, load_mbpp, mbpp_entry_point
+from prover.data.rows import data_dir
 from prover.data.math import gsm8k_reference, load_gsm8k
 from prover.types import Problem
 

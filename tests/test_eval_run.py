@@ -126,14 +126,14 @@ def test_cli_yaml_then_command_line(tmp_path, capsys):
     mod = runpy.run_path(str(REPO / "scripts" / "eval_prover.py"), run_name="eval_prover")
     yaml_path = tmp_path / "c.yaml"
     yaml_path.write_text("dataset: minif2f_core\nk: [1, 4]\nn: 4\nfew_shot: 2\npolicy_options:\n  device: cpu\n")
-    cfg, _ = mod["resolve_config"](["--config", str(yaml_path), "--n", "8", "--policy-option", "batch_size=4",
+    cfg, _ = mod["resolve_config"](["--config", str(yaml_path), "--n", "8", "--policy_options.batch_size", "4",
                                     "--correction"])
     assert (cfg.k, cfg.n, cfg.few_shot, cfg.correction) == ((1, 4), 8, 2, True)
     assert cfg.policy_options == {"device": "cpu", "batch_size": 4}
     bad = tmp_path / "bad.yaml"
     bad.write_text("nope: 1\n")
     assert mod["main"](["--config", str(bad)]) == 2
-    assert "unknown setting 'nope'" in capsys.readouterr().err
+    assert "unknown config key 'nope'" in capsys.readouterr().err
     assert mod["main"](["--dataset", "minif2f", "--backend", "wasm"]) == 2
     assert "native" in capsys.readouterr().err
 
@@ -151,10 +151,10 @@ def test_configs_load():
 def test_prover_eval_forwards_to_the_script(capsys):
     from prover.cli import main
 
-    with pytest.raises(SystemExit) as e:  # `--`: prover's own parser stops reading options there
-        main(["eval", "--", "--print-config", "--k", "1,4", "--dataset", "minif2f_core"])
-    assert e.value.code == 0
+    assert main(["eval", "--", "--print-config", "--k", "1,4", "--dataset", "minif2f_core"]) == 0
     assert json.loads(capsys.readouterr().out)["k"] == [1, 4]
+    assert main(["eval", "--print-config", "--top-p", "0.5"]) == 0  # no separator needed
+    assert json.loads(capsys.readouterr().out)["top_p"] == 0.5
 
 
 # -- resume with the real model ----------------------------------------------------------------

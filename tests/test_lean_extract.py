@@ -2,7 +2,7 @@
 
 import pytest
 
-from prover.verifiers.lean.extract import extract_proof, last_lean_block, split_header, theorem_name
+from prover.formats.lean import extract_proof, last_lean_block, split_header, theorem_name
 
 STMT = "theorem add_comm' (a b : Nat) : a + b = b + a := by"
 

@@ -229,7 +229,7 @@ HAND: list[tuple[str, str, int]] = [
 
 def gsm8k_cases(limit: int = 40) -> list[tuple[str, str, int]]:
     """Variants of the first ``limit`` GSM8K test solutions (the shared data), with their expected verdicts."""
-    from prover.data.code import data_dir
+    from prover.data import data_dir
 
     path = data_dir() / "gsm8k_test.jsonl"
     if not path.is_file():

@@ -123,7 +123,7 @@ def test_format_ok_and_guards_are_linear_on_crafted_text():
     """Each scan run on 1M-character worst cases in a child process that must finish (a quadratic scan would not)."""
     code = (
         "import json, sys\n"
-        "from prover.verifiers.math.extract import format_ok, boxed_spans, answer_window\n"
+        "from prover.formats.math import format_ok, boxed_spans, answer_window\n"
         "from prover.verifiers.math.guards import defuse\n"
         "from prover.verifiers.math.strict import alternatives_in\n"
         "out = {}\n"

@@ -13,7 +13,7 @@ from prover.prompts import (
     candidate_text,
     check_repair,
     error_fix,
-    extract_block,
+    answer_block,
     few_shot_turns,
     first_attempt,
 )
@@ -113,11 +113,12 @@ def test_check_repair_shows_candidate_block():
     assert candidate_text(MATH, "  42  ") == "42"
 
 
-def test_extract_block():
+def test_answer_block():
     text = "```python\nx=1\n```\n```lean\na\n```\n```lean4\nb\n```"
-    assert extract_block(text, ("lean4", "lean")) == "b"
-    assert extract_block(text, ("python",)) == "x=1"
-    assert extract_block("no block", ("lean4",)) is None
+    assert answer_block(LEAN, text) == "b"
+    code = Problem(id="c", domain="code", prompt="Write f.", tests=("assert f(1) == 1",))
+    assert answer_block(code, text) == "x=1"
+    assert answer_block(LEAN, "no block") is None
 
 
 def test_prompt_limiter_drops_and_counts():

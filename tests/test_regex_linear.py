@@ -12,8 +12,9 @@ import pytest
 
 from prover.prompts import builders
 from prover.rl import rewards
-from prover.verifiers.code import extract as code_extract
-from prover.verifiers.lean import extract as lean_extract
+from prover.formats import code as code_extract
+from prover.formats import lean as lean_extract
+from prover.types import Problem
 
 N = 300_000
 SPACES = " " * N
@@ -81,16 +82,25 @@ def test_def_search_in_an_unparsable_block_with_long_space_lines():
 # ---------------------------------------------------------------- rewards, prompts
 
 
-def test_rewards_fence_with_300k_spaces():
-    assert rewards._FENCE.match("```" + SPACES + "!") is None
-    assert rewards._FENCE.match("```" + SPACES + "python" + SPACES) is not None
-    text = "```" + SPACES + "py" + SPACES + "!\n```python\nx = 1\n```"
-    assert [(b.language, b.start, b.end) for b in rewards.fenced_blocks(text)] == [("python", 1, 3)]
+CODE = Problem(id="t", domain="code", prompt="def f(x):", entry_point="f")
+LEAN = Problem(id="l", domain="lean", statement="theorem t : True := by")
 
 
-def test_rewards_boxed_after_long_whitespace():
-    text = ("\\boxed" + SPACES) * 3 + "\\boxed" + SPACES + "{42}"
-    assert len(rewards._BOXED.findall(text)) == 1
+def test_format_reward_fence_with_300k_spaces():
+    from prover.rl.config import FormatOptions
+
+    opts = FormatOptions()
+    text = "```" + SPACES + "py" + SPACES + "!\n```python\ndef f(x):\n    return x\n```"
+    assert rewards.format_check(CODE, text, opts).ok
+    lean = "```" + SPACES + "lean4" + SPACES + "!\n```lean4\ntheorem t : True := by trivial\n```"
+    assert rewards.format_check(LEAN, lean, opts).ok
+
+
+def test_math_format_boxed_after_long_whitespace():
+    from prover.rl.config import FormatOptions
+
+    text = ("\\boxed" + SPACES) * 3 + "\\boxed{42}"
+    assert rewards.format_check(Problem(id="m", domain="math", reference="42"), text, FormatOptions()).ok
 
 
 @pytest.mark.parametrize(
@@ -104,7 +114,7 @@ def test_rewards_boxed_after_long_whitespace():
     ids=["long-lang-then-spaces", "spaces-then-backtick-run", "many-double-backticks", "many-openers"],
 )
 def test_prompt_block_extraction_worst_cases(text, expected):
-    got = builders.extract_block(text, ("python", "py"))
+    got = builders.answer_block(CODE, text)
     assert got == (expected.rstrip("\n") if expected is not None else None)
 
 

@@ -11,7 +11,7 @@ from prover.prompts import PromptLimiter
 from prover.replay import (
     BatchMixer,
     DifficultyWeights,
-    FailureStore,
+    AttemptStore,
     ProblemStats,
     ReplayConfig,
     ReplayMetrics,
@@ -35,7 +35,7 @@ def att(p: Problem, aid: str, response: str = "The answer is \\boxed{2}.") -> At
 
 def make(tmp_path, *, limiter=None, seed=0, **kw):
     cfg = ReplayConfig(db_path=str(tmp_path / "r.sqlite"), seed=seed, **kw)
-    store = FailureStore(cfg.db_path, cfg.capacity, cfg.success_capacity)
+    store = AttemptStore(cfg.db_path, cfg.capacity, cfg.success_capacity)
     metrics = ReplayMetrics()
     b = SampleBuilder(cfg, limiter, drops=metrics.drops)
     return store, BatchMixer(store, cfg, b, metrics, random.Random(seed)), metrics

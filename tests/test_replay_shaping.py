@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import fields
 
 import pytest
@@ -24,7 +26,9 @@ def test_shaped_reward():
     assert shaped_reward(sample("preserve", True), OK, 0.5) == 1.0
     assert shaped_reward(sample("preserve", True), BAD, 0.5) == -0.5
     assert shaped_reward(sample("preserve", True), TIMEOUT, 0.5) == -0.5
-    assert shaped_reward(sample("preserve", True), ERR, 0.5) == 0.0  # not the model's doing
+    assert shaped_reward(sample("preserve", True), ERR, 0.5) is None  # not the model's doing: no reward
+    assert shaped_reward(sample("preserve", True), OK, 0.5, format_score=0.0) == -0.5  # badly formatted
+    assert shaped_reward(sample("fresh"), OK, 0.5, format_score=0.0) == 0.0
     assert shaped_reward(sample("fix", False), BAD, 0.5) == 0.0
     assert shaped_reward(sample("fresh"), OK, 0.5) == 1.0
     assert RiskAwareShaper(0.0)(sample("preserve", True), BAD) == 0.0
@@ -71,13 +75,13 @@ def test_core_record_stores_and_shapes(tmp_path):
     with ReplayCore(cfg) as core:
         fresh = core.next_batch([p], 1).samples
         res = core.record(fresh * 3, [p] * 3, ["\\boxed{3}", "\\boxed{2}", "?"], [BAD, OK, ERR], step=1)
-        assert res.rewards == (0.0, 1.0, 0.0) and res.stored == 2 and len(set(res.attempt_ids)) == 3
+        assert core.rewards(fresh * 3, [BAD, OK, ERR]) == [0.0, 1.0, None] and res.stored == 2 and len(set(res.attempt_ids)) == 3
         assert core.metrics.store_failures == 1 and core.metrics.store_successes == 1
         batch = core.next_batch([p], 2, step=2)
         assert batch.counts == {"fix": 1, "preserve": 1}
         outs = [BAD if s.origin == "preserve" else OK for s in batch.samples]
         res2 = core.record(batch.samples, [batch.problem_of(s) for s in batch.samples], ["a", "b"], outs, step=2)
-        by_origin = {s.origin: r for s, r in zip(batch.samples, res2.rewards)}
+        by_origin = {s.origin: r for s, r in zip(batch.samples, core.rewards(batch.samples, outs))}
         assert by_origin == {"fix": 1.0, "preserve": -0.25}
         # the successful fix is stored (turn fix, parent = the failure); the failed check is not
         fix_id = res2.attempt_ids[[s.origin for s in batch.samples].index("fix")]
@@ -91,3 +95,22 @@ def test_core_record_stores_and_shapes(tmp_path):
         assert core.store.problem_stats()["p"].successes == 1
         with pytest.raises(ValueError, match="lengths differ"):
             core.record(batch.samples, [p], ["a"], [OK])
+
+
+def test_core_owns_its_state(tmp_path):
+    """``ReplayCore.state_dict``/``load_state_dict``: the mixer RNG and the metrics counters survive a restart."""
+    import json
+
+    cfg = ReplayConfig(db_path=str(tmp_path / "r.sqlite"), ratio=1.0, preserve_fraction=0.5)
+    p = Problem(id="p", domain="math", prompt="1+1?", reference="2")
+    with ReplayCore(cfg) as core:
+        fresh = core.next_batch([p], 1).samples
+        core.record(fresh * 2, [p] * 2, ["a", "b"], [BAD, OK], step=1)
+        state = json.loads(json.dumps(core.state_dict()))  # checkpoints store it as JSON
+        rng, metrics = core.mixer.rng.getstate(), core.metrics.as_dict()
+        draws = [core.mixer.rng.random() for _ in range(3)]
+    with ReplayCore(dataclasses.replace(cfg, seed=123)) as again:
+        again.load_state_dict(state)
+        assert again.mixer.rng.getstate() == rng and again.metrics.as_dict() == metrics
+        assert again.metrics.samples == {"fresh": 1}
+        assert [again.mixer.rng.random() for _ in range(3)] == draws

@@ -1,4 +1,4 @@
-"""FailureStore: round trip, bounds, stats, atomicity, and a SIGKILL crash test."""
+"""AttemptStore: round trip, bounds, stats, atomicity, and a SIGKILL crash test."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from prover.replay import FailureStore, ProblemStats
+from prover.replay import AttemptStore, ProblemStats
 from prover.types import Attempt, Problem, Status, Verdict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ TIMEOUT = Verdict(Status.TIMEOUT, 0.0, feedback="timeout")
 
 
 def test_round_trip(tmp_path):
-    with FailureStore(tmp_path / "r.sqlite") as store:
+    with AttemptStore(tmp_path / "r.sqlite") as store:
         p = prob(1)
         res = store.add(p, att(p, aid="a1"), BAD, step=7)
         assert res.ids == ("a1",) and res.failures == 1
@@ -51,7 +51,7 @@ def test_round_trip(tmp_path):
 
 
 def test_errors_not_stored_but_counted_and_ids_generated(tmp_path):
-    with FailureStore(tmp_path / "r.sqlite") as store:
+    with AttemptStore(tmp_path / "r.sqlite") as store:
         p = prob(1)
         res = store.add_many([(p, att(p), ERR), (p, att(p), TIMEOUT), (p, att(p), GOOD)])
         assert res.ids[0] == "" and all(res.ids[1:]) and res.ids[1] != res.ids[2]
@@ -61,7 +61,7 @@ def test_errors_not_stored_but_counted_and_ids_generated(tmp_path):
 
 
 def test_stats_only_for_first_turns_and_categories(tmp_path):
-    with FailureStore(tmp_path / "r.sqlite") as store:
+    with AttemptStore(tmp_path / "r.sqlite") as store:
         a, b, c = prob("a"), prob("b"), prob("c")
         store.add_many([(a, att(a), BAD), (a, att(a), GOOD), (b, att(b), BAD), (c, att(c), GOOD),
                         (b, att(b, turn="fix"), GOOD)], step=3)
@@ -73,7 +73,7 @@ def test_stats_only_for_first_turns_and_categories(tmp_path):
 
 
 def test_bounded_most_recent(tmp_path):
-    with FailureStore(tmp_path / "r.sqlite", capacity=5, success_capacity=2) as store:
+    with AttemptStore(tmp_path / "r.sqlite", capacity=5, success_capacity=2) as store:
         for i in range(12):
             p = prob(i)
             store.add_many([(p, att(p, aid=f"f{i}"), BAD), (p, att(p, aid=f"s{i}"), GOOD)], step=i)
@@ -84,7 +84,7 @@ def test_bounded_most_recent(tmp_path):
 
 
 def test_duplicates_ignored(tmp_path):
-    with FailureStore(tmp_path / "r.sqlite") as store:
+    with AttemptStore(tmp_path / "r.sqlite") as store:
         p = prob(1)
         store.add(p, att(p, aid="same"), BAD)
         res = store.add(p, att(p, aid="same"), BAD)
@@ -93,7 +93,7 @@ def test_duplicates_ignored(tmp_path):
 
 
 def test_add_many_is_atomic(tmp_path):
-    with FailureStore(tmp_path / "r.sqlite") as store:
+    with AttemptStore(tmp_path / "r.sqlite") as store:
         p, q = prob(1), prob(2)
         with pytest.raises(ValueError, match="paired with problem"):
             store.add_many([(p, att(p), BAD), (q, att(p), BAD)])
@@ -101,7 +101,7 @@ def test_add_many_is_atomic(tmp_path):
 
 
 def test_uses_and_dropped_candidates(tmp_path):
-    with FailureStore(tmp_path / "r.sqlite") as store:
+    with AttemptStore(tmp_path / "r.sqlite") as store:
         rows = []
         for i in range(4):
             p = prob(i)
@@ -122,11 +122,11 @@ def test_uses_and_dropped_candidates(tmp_path):
 
 def test_persists_across_reopen(tmp_path):
     path = tmp_path / "r.sqlite"
-    with FailureStore(path) as store:
+    with AttemptStore(path) as store:
         p = prob(1)
         store.add(p, att(p, aid="keep"), BAD)
         store.mark_used(["keep"])
-    with FailureStore(path) as store:
+    with AttemptStore(path) as store:
         assert store.get("keep").uses == 1 and len(store) == 1
         mode = store._read("PRAGMA journal_mode")[0][0]
         assert mode == "wal"
@@ -136,9 +136,9 @@ def test_persists_across_reopen(tmp_path):
 
 WRITER = """
 import sys
-from prover.replay import FailureStore
+from prover.replay import AttemptStore
 from prover.types import Attempt, Problem, Status, Verdict
-store = FailureStore(sys.argv[1], capacity=100000)
+store = AttemptStore(sys.argv[1], capacity=100000)
 bad = Verdict(Status.INVALID, 0.0, feedback="error: " + "x" * 2000)
 batch = 0
 while True:
@@ -169,7 +169,7 @@ def test_sigkill_mid_run_loses_nothing_committed(tmp_path):
         os.kill(child.pid, signal.SIGKILL)  # mid-run: the writer is inside its next transaction
         child.wait(timeout=30)
     assert committed >= 5, "the writer did not get going"
-    with FailureStore(path, capacity=100000) as store:
+    with AttemptStore(path, capacity=100000) as store:
         assert store.integrity_ok()
         n = len(store)
         assert n >= 50 * (committed + 1) and n % 50 == 0  # whole batches only

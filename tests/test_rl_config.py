@@ -53,12 +53,13 @@ def test_published_recipe_config():
 
 @pytest.mark.parametrize("name", ["code_humaneval.yaml", "math_gsm8k.yaml"])
 def test_secondary_domain_configs_load(name):
-    text = (CONFIGS / name).read_text()
-    data_file = yaml.safe_load(text)["problems"]["path"]
-    if not (REPO / data_file).is_file():
-        pytest.skip(f"shared data {data_file} not present")
-    cfg = load_config(CONFIGS / name)
-    assert cfg.domain in ("code", "math") and cfg.problems.source == "jsonl"
+    from prover.rl.problems import ProblemSource
+
+    cfg = load_config(CONFIGS / name, ["--problems.limit", "3"])
+    assert cfg.domain in ("code", "math") and cfg.problems.source in ("mbpp", "gsm8k")
+    assert cfg.problems.split == "train"  # the evaluation split stays unseen
+    problems = ProblemSource(cfg).pool(3)  # through prover.data, from the shared data directory
+    assert len(problems) == 3 and {p.domain for p in problems} == {cfg.domain}
 
 
 @pytest.mark.parametrize("name", ["accelerate_zero2.yaml", "accelerate_zero3.yaml"])

@@ -5,22 +5,21 @@ from __future__ import annotations
 import pytest
 
 from prover.rl.config import FormatOptions
-from prover.rl.rewards import (
-    effective_verdict,
-    fenced_blocks,
-    format_check,
-    repeated_line,
-    solved,
-    total_reward,
-)
-from prover.types import Sample, Status, Verdict
+from prover.replay.shaping import shaped_reward
+from prover.rl.rewards import format_check, repeated_line, solved
+from prover.types import Problem, Sample, Status, Verdict
 
 OPTS = FormatOptions()
 PROOF = "```lean4\ntheorem t (a : Nat) : a + 0 = a := by\n  simp\n```"
 
 
+LEAN = Problem(id="t", domain="lean", statement="theorem t (a : Nat) : a + 0 = a := by")
+CODE = Problem(id="c", domain="code", prompt="Write f.", tests=("assert f(1) == 1",))
+MATH = Problem(id="m", domain="math", prompt="1?", reference="1")
+
+
 def lean(text: str, opts: FormatOptions = OPTS) -> str:
-    return format_check("lean", text, opts).reason or "ok"
+    return format_check(LEAN, text, opts).reason or "ok"
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -30,8 +29,9 @@ def lean(text: str, opts: FormatOptions = OPTS) -> str:
     (PROOF + "\nThis proof works because simp.", "text_after_block"),
     (PROOF + "\n" + PROOF, "too_many_blocks"),
     ("```lean4\ntheorem t : True := by\n  trivial", "unclosed_block"),
-    ("```lean\ntheorem t : True := by\n  trivial\n```", "wrong_language"),
-    (PROOF + "\n```python\nprint(1)\n```", "wrong_language"),
+    ("```lean\ntheorem t : True := by\n  trivial\n```", "ok"),  # the verifier reads ```lean too
+    ("```Lean4\ntheorem t : True := by\n  trivial\n```", "ok"),
+    (PROOF + "\n```python\nprint(1)\n```", "text_after_block"),
     ("```lean\nexample : True := trivial\n```\n" + PROOF, "too_many_blocks"),
 ])
 def test_lean_format(text, expected):
@@ -56,17 +56,22 @@ def test_repeated_line_filter():
 
 def test_code_and_math_format():
     code = "Here you go:\n```python\ndef f(x):\n    return x\n```"
-    assert format_check("code", code, OPTS).ok
-    assert format_check("code", code + "\nDone.", OPTS).reason == "text_after_block"
-    assert format_check("code", "def f(x): return x", OPTS).reason == "no_block"
-    assert format_check("math", "so the answer is \\boxed{\\frac{1}{2}}.", OPTS).ok
-    assert format_check("math", "the answer is 4", OPTS).reason == "no_boxed"
-    assert format_check("math", "\\boxed{}", OPTS).reason == "no_boxed"
+    assert format_check(CODE, code, OPTS).ok
+    assert format_check(CODE, code + "\nDone.", OPTS).reason == "text_after_block"
+    assert format_check(CODE, "def f(x): return x", OPTS).reason == "no_block"
+    assert format_check(MATH, "so the answer is \\boxed{\\frac{1}{2}}.", OPTS).ok
+    assert format_check(MATH, "the answer is 4", OPTS).ok  # a marker without a box (formats.math.format_ok)
+    assert format_check(MATH, "4", OPTS).reason == "no_answer_marker"
+    assert format_check(MATH, "\\boxed{}", OPTS).reason == "no_answer_marker"
 
 
-def test_fenced_blocks():
-    blocks = fenced_blocks("a\n```lean4\nx\n```\n```\ny\n```\n```python\nz")
-    assert [(b.language, b.start, b.end) for b in blocks] == [("lean4", 1, 3), ("", 4, 6), ("python", 7, None)]
+def test_code_format_options_and_unfenced_code():
+    assert format_check(CODE, "def f(x): return x", FormatOptions(require_block=False)).ok  # the verifier runs it
+    assert format_check(CODE, "```python\ndef f(x):\n    return x", OPTS).reason == "unclosed_block"
+    assert format_check(CODE, "```py\ndef f(x):\n    return x\n```", OPTS).ok  # ```py: same as the verifier
+    two = "```python\nx = 1\n```\n```python\ndef f(x):\n    return x\n```"
+    assert format_check(CODE, two, OPTS).reason == "too_many_blocks"
+    assert format_check(CODE, two, FormatOptions(max_blocks=0)).ok
 
 
 FRESH = Sample(problem_id="p", prompt_messages=(), origin="fresh")
@@ -74,8 +79,12 @@ PRESERVE = Sample(problem_id="p", prompt_messages=(), origin="preserve", input_w
 VALID = Verdict(Status.VALID, 1.0)
 INVALID = Verdict(Status.INVALID, 0.0, feedback="error: unsolved goals")
 ERROR = Verdict.infra_error("checker crashed")
-GOOD = format_check("lean", PROOF, OPTS)
-BAD = format_check("lean", PROOF + "\ntrailing words", OPTS)
+GOOD = format_check(LEAN, PROOF, OPTS)
+BAD = format_check(LEAN, PROOF + "\ntrailing words", OPTS)
+
+
+def total_reward(sample, verdict, fmt, penalty):
+    return shaped_reward(sample, verdict, penalty, fmt.score)
 
 
 def test_total_reward_is_verdict_times_format_then_shaping():
@@ -91,10 +100,6 @@ def test_total_reward_is_verdict_times_format_then_shaping():
     assert total_reward(PRESERVE, INVALID, GOOD, 0.0) == 0.0
 
 
-def test_effective_verdict_turns_badly_formatted_success_into_a_fixable_failure():
-    v = effective_verdict("lean", VALID, BAD, OPTS)
-    assert v.status is Status.INVALID and v.reward == 0.0 and v.is_model_failure
-    assert "text after the final ```lean4 block" in v.feedback and v.details["verifier_status"] == "valid"
-    assert effective_verdict("lean", VALID, GOOD, OPTS) is VALID
-    assert effective_verdict("lean", INVALID, BAD, OPTS) is INVALID
+def test_format_never_changes_the_verdict():
+    assert VALID.valid and not BAD.ok  # a valid answer stays valid; only its reward is multiplied
     assert solved(VALID, GOOD) and not solved(VALID, BAD) and not solved(INVALID, GOOD)

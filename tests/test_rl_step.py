@@ -19,7 +19,7 @@ import torch
 
 from prover.rl import checkpoint as ckpt_io
 from prover.rl.config import load_config
-from prover.rl.metrics import STEP_KEYS, CollapseDetector, MetricsLogger, Rollout, pass_at, step_metrics
+from prover.rl.metrics import STEP_KEYS, CollapseDetector, MetricsLogger, Rollout, group_solve_rates, step_metrics
 from prover.types import Status, Verdict
 from prover.verifiers.base import Verifier
 
@@ -138,7 +138,7 @@ def test_metrics_rows_have_every_key(two_steps):
 
 def test_evaluation_set_is_scored_during_training(two_steps):
     lines = (two_steps["run_dir"] / "metrics.jsonl").read_text().splitlines()
-    evals = [r for r in map(json.loads, lines) if "eval/pass@1" in r]
+    evals = [r for r in map(json.loads, lines) if "eval/solve_rate/sample" in r]
     assert [r["step"] for r in evals] == [2]
     assert evals[0]["eval/problems"] == 2 and "trl/eval_reward" in evals[0]
 
@@ -157,7 +157,8 @@ def test_checkpoint_holds_model_optimizer_scheduler_rng_replay_and_sampler(two_s
     for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json"):
         assert (ckpt / name).is_file(), name
     state = ckpt_io.load_prover_state(ckpt)
-    assert state["step"] == 2 and state["source"]["difficulty"]["level"] == 0 and len(state["mixer_rng"]) == 3
+    assert state["step"] == 2 and state["source"]["difficulty"]["level"] == 0 and len(state["replay"]["mixer_rng"]) == 3
+    assert state["replay"]["metrics"]["samples"]  # ReplayCore.state_dict: the mixer RNG and the counters
     assert attempt_ids(ckpt / "prover_state" / "replay.sqlite")
     assert not (two_steps["run_dir"] / ckpt_io.STAGING).exists()
 
@@ -259,16 +260,16 @@ def _r(group, origin="fresh", solved=False, reward=None, **kw):
                    status="valid" if solved else "invalid", tokens=10, **kw)
 
 
-def test_step_metrics_and_pass_gap():
+def test_step_metrics_and_diversity_gap():
     rollouts = [_r(0, solved=True), _r(0), _r(1), _r(1), _r(2, "fix", solved=True), _r(2, "fix"),
                 _r(3, "preserve", input_was_correct=True, reward=-0.5), _r(3, "preserve", True, input_was_correct=True)]
     m = step_metrics(rollouts, replay_ratio=0.5, step_time_s=10.0, verifier_wait_s=2.5)
     assert m["solve_rate/fresh"] == 0.25 and m["solve_rate/correction"] == 0.5
     assert m["correction_success_rate"] == 0.5 and m["correct_to_wrong_rate"] == 0.5
-    assert m["pass@1"] == 0.25 and m["pass@n"] == 0.5 and m["pass_gap"] == 0.25
+    assert m["solve_rate/sample"] == 0.25 and m["solve_rate/any_in_group"] == 0.5 and m["diversity_gap"] == 0.25
     assert m["frac_zero_std_groups"] == 0.25 and m["tokens_per_s"] == 8.0 and m["verifier_time_share"] == 0.25
     assert set(STEP_KEYS) <= set(m)
-    assert pass_at([]) == (0.0, 0.0, 0)
+    assert group_solve_rates([]) == (0.0, 0.0, 0)
 
 
 def test_collapse_detector_warns_once_when_the_gap_shrinks():
@@ -292,7 +293,7 @@ def test_metrics_logger_truncates_rows_after_the_resume_step(tmp_path):
 
 
 def test_merge_generations_restores_row_order():
-    from prover.rl.trainer import _merge_generations
+    from prover.rl.trl_compat import merge_generations as _merge_generations
 
     a = ([[1], [2]], [[10], [20]], None, ["a0", "a1"], None, {}, None, [])
     b = ([[3]], [[30]], None, ["b0"], None, {}, None, [])

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from prover.replay import FailureStore
+from prover.replay import AttemptStore
 from prover.text import clean_obj, clean_text
 from prover.types import Attempt, Problem, Status, Verdict
 from prover.verifiers.code import CodeVerifier, CodeVerifierConfig
@@ -71,7 +71,7 @@ def test_replay_store_takes_surrogates_everywhere(tmp_path):
     attempt = Attempt(problem_id=problem.id, prompt=({"role": "user", "content": f"x{LONE}"},),
                       response=f"resp {LONE}", turn="first", id=f"a{LONE}")
     verdict = Verdict(Status.INVALID, 0.0, feedback=f"fb {LONE}", details={"message": LONE}, timings={"total": 0.1})
-    with FailureStore(tmp_path / "r.sqlite") as store:
+    with AttemptStore(tmp_path / "r.sqlite") as store:
         res = store.add(problem, attempt, verdict)
         assert res.failures == 1
         (got,) = store.get_many(list(res.ids))

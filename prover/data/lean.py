@@ -6,23 +6,21 @@ ending in ``:= by`` or ``:=``, and optionally ``header``, ``informal_prefix``,
 ``source`` (the competition or family the name starts with: ``aime``, ``amc``,
 ``imo``, ``mathd``, ``induction``, ``algebra``, ``numbertheory``...).
 
-The shared data directory is ``../shared/data`` next to the repository, or
-``$PROVER_DATA_DIR``; files there are read in place, never copied.
+Files come from the shared data directory (``prover.data.rows.data_dir``) and are
+read in place by the one JSONL reader. Use ``prover.data.load("minif2f" |
+"minif2f_core" | "proofnet" | "lean_jsonl", ...)`` rather than these loaders directly.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
+from prover.data.rows import REPO_ROOT, DataError, RowError, data_dir, data_file, read_jsonl, require_str
 from prover.types import Problem
-from prover.verifiers.base import RowError, require_str
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MINIF2F_CORE_PATH = REPO_ROOT / "data" / "minif2f_core.jsonl"
 SPLITS: tuple[str, ...] = ("valid", "test")
 
@@ -35,14 +33,7 @@ _SOURCE_ALIASES: dict[str, str] = {
 }
 
 
-class LeanDataError(ValueError):
-    """A bad data row: the message names the file, the line and the field."""
-
-
-def data_dir() -> Path:
-    """``$PROVER_DATA_DIR`` if set, else ``<repo>/../shared/data``."""
-    env = os.environ.get("PROVER_DATA_DIR")
-    return Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
+LeanDataError = DataError  # one error type for bad data in every domain
 
 
 def source_of(name: str) -> str:
@@ -104,43 +95,31 @@ def load_lean_jsonl(path: str | Path, split: str | None = None, *, duplicates: s
         raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
     if duplicates not in ("error", "rename"):
         raise ValueError(f"duplicates must be 'error' or 'rename', got {duplicates!r}")
-    if not path.is_file():
-        raise FileNotFoundError(f"Lean data file {path} does not exist (set PROVER_DATA_DIR to the shared data "
-                                f"directory, or pass the file's path)")
     problems: list[Problem] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise LeanDataError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(row, dict):
-                raise LeanDataError(f"{path}:{lineno}: each line must be a JSON object, got {type(row).__name__}")
-            if skip_defs and isinstance(row.get("formal_statement"), str) and not is_theorem(row["formal_statement"]):
-                continue
-            try:
-                problem = problem_from_row(row)
-            except RowError as e:
-                raise LeanDataError(f"{path}:{lineno}: {e}") from None
-            if problem.id in seen:
-                if duplicates == "error":
-                    raise LeanDataError(f"{path}:{lineno}: field 'name': {problem.id!r} repeats line "
-                                        f"{seen[problem.id]} (names must be unique)")
-                k = 2
-                while f"{problem.id}~{k}" in seen:
-                    k += 1
-                problem = dataclasses.replace(problem, id=f"{problem.id}~{k}")
-            seen[problem.id] = lineno
-            if split is None or problem.meta.get("split") == split:
-                problems.append(problem)
+    for lineno, row in read_jsonl(path, what="Lean data file"):
+        if skip_defs and isinstance(row.get("formal_statement"), str) and not is_theorem(row["formal_statement"]):
+            continue
+        try:
+            problem = problem_from_row(row)
+        except RowError as e:
+            raise LeanDataError(f"{path}:{lineno}: {e}") from None
+        if problem.id in seen:
+            if duplicates == "error":
+                raise LeanDataError(f"{path}:{lineno}: field 'name': {problem.id!r} repeats line "
+                                    f"{seen[problem.id]} (names must be unique)")
+            k = 2
+            while f"{problem.id}~{k}" in seen:
+                k += 1
+            problem = dataclasses.replace(problem, id=f"{problem.id}~{k}")
+        seen[problem.id] = lineno
+        if split is None or problem.meta.get("split") == split:
+            problems.append(problem)
     return problems
 
 
 def _default(path: str | Path | None, filename: str) -> Path:
-    return Path(path) if path is not None else data_dir() / filename
+    return Path(path) if path is not None else data_file(filename)
 
 
 def load_minif2f(split: str | None = None, path: str | Path | None = None) -> list[Problem]:

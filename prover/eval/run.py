@@ -13,8 +13,6 @@ JSON and the plot are rebuilt from the attempt log at the end (see ``report``).
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import inspect
 import json
 import logging
 import os
@@ -23,236 +21,36 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from tqdm import tqdm
 
+from prover import data
+from prover.eval.config import (  # noqa: F401 - re-exported
+    ATTEMPTS_FILE,
+    CONFIG_FILE,
+    CORE_LEAN_MODULES,
+    MATHLIB_DATASETS,
+    MATHLIB_HINT,
+    RESUME_KEYS,
+    EvalConfig,
+    config_fields,
+    verifier_options,
+)
 from prover.eval.report import ProblemResult, summarize, write_outputs
 from prover.types import Problem, Status, Verdict
 
 log = logging.getLogger(__name__)
 
-MATHLIB_DATASETS: tuple[str, ...] = ("minif2f", "proofnet")
-DATASET_DOMAINS: dict[str, str] = {
-    "minif2f": "lean", "minif2f_core": "lean", "proofnet": "lean", "lean_jsonl": "lean",
-    "humaneval": "code", "mbpp": "code", "gsm8k": "math",
-}
-# Loaders owned by the code/math data modules: (module, function).
-EXTERNAL_LOADERS: dict[str, tuple[str, str]] = {
-    "humaneval": ("prover.data.code", "load_humaneval"),
-    "mbpp": ("prover.data.code", "load_mbpp"),
-    "gsm8k": ("prover.data.math", "load_gsm8k"),
-}
-CORE_LEAN_MODULES: frozenset[str] = frozenset({"Init", "Std", "Lean", "Lake"})
-# Settings that change what is generated or how it is judged: a run dir keeps them fixed.
-RESUME_KEYS: tuple[str, ...] = ("model", "dataset", "data_path", "temperature", "top_p", "max_new_tokens",
-                                "few_shot", "seed", "backend")
-ATTEMPTS_FILE = "attempts.jsonl"
-CONFIG_FILE = "config.json"
-MATHLIB_HINT = ("MiniF2F and ProofNet statements import Mathlib, which the wasm Lean backend does not have "
-                "(it ships core Lean only). Use the native backend (--backend native, after `lake -R "
-                "-Kmathlib=true update && lake -R -Kmathlib=true build checker`), or evaluate on "
-                "--dataset minif2f_core: the MiniF2F statements core Lean can state.")
-
 
 class EvalError(RuntimeError):
     """The evaluation cannot run as configured; the message says how to fix it."""
 
-
-def _parse_ks(value: Any) -> tuple[int, ...]:
-    if isinstance(value, str):
-        parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
-    elif isinstance(value, int):
-        parts = [value]
-    else:
-        parts = list(value)
-    try:
-        ks = sorted({int(p) for p in parts})
-    except (TypeError, ValueError):
-        raise ValueError(f"EvalConfig.k={value!r}: give positive integers, e.g. '1,8,32'") from None
-    if not ks or ks[0] < 1:
-        raise ValueError(f"EvalConfig.k={value!r}: give at least one k >= 1, e.g. '1,8,32'")
-    return tuple(ks)
-
-
-@dataclass
-class EvalConfig:
-    """Settings of one evaluation run (``scripts/eval_prover.py`` exposes each as a flag)."""
-
-    model: str = field(default="embedded:smollm2-135m", metadata={
-        "help": "Policy model: a checkpoint directory, a hub id, or embedded:smollm2-135m (the small "
-                "model shipped with the project; it needs few_shot >= 1 to write Lean)."})
-    dataset: str = field(default="minif2f_core", metadata={
-        "help": f"Evaluation set: one of {sorted(DATASET_DOMAINS)}. minif2f/proofnet need Mathlib "
-                "(native backend); minif2f_core is the MiniF2F subset core Lean can state; lean_jsonl "
-                "reads data_path."})
-    split: str = field(default="test", metadata={
-        "help": "Split: valid, test or all for the Lean sets; the dataset's own splits otherwise."})
-    data_path: str = field(default="", metadata={
-        "help": "Read the dataset from this file instead of its default location (required for lean_jsonl)."})
-    k: tuple[int, ...] = field(default=(1,), metadata={
-        "help": "The k of pass@k, comma-separated, e.g. 1,8,32."})
-    n: int = field(default=0, metadata={
-        "help": "First attempts sampled per problem (n of the unbiased estimator); 0 means max(k)."})
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (0 = greedy; use > 0 when n > 1)."})
-    top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass, in (0, 1]."})
-    max_new_tokens: int = field(default=2048, metadata={"help": "Longest completion, in tokens (first and fix turns)."})
-    few_shot: int = field(default=0, metadata={
-        "help": "Worked examples put before each problem in the prompt (the small embedded model needs >= 1)."})
-    correction: bool = field(default=False, metadata={
-        "help": "Give each failed first attempt one error-fix turn with the verifier's feedback, and report "
-                "pass@k after correction and the equal-budget comparison."})
-    correction_budget: int = field(default=0, metadata={
-        "help": "Correct failed attempts among the first this-many samples of each problem (pass@k after "
-                "correction is reported for k up to it); 0 means all n."})
-    max_prompt_tokens: int = field(default=0, metadata={
-        "help": "Skip (count as failed, status error) prompts longer than this many tokens; 0 means no check."})
-    run_dir: str = field(default="", metadata={
-        "help": "Output directory (attempts.jsonl, summary.json, passk.png); rerunning with it resumes. "
-                "Default: runs/eval/<dataset>_<split>_<model>."})
-    limit: int = field(default=0, metadata={"help": "Evaluate only the first N problems of the split; 0 means all."})
-    backend: str = field(default="auto", metadata={
-        "help": "Lean checker backend: wasm (core Lean only), native (lake toolchain, Mathlib possible), "
-                "or auto (native for minif2f/proofnet, wasm otherwise)."})
-    workers: int = field(default=0, metadata={
-        "help": "Verifier processes (Lean wasm: ~5 GB each); 0 means the verifier's default (Lean: 1)."})
-    timeout_s: float = field(default=0.0, metadata={
-        "help": "Seconds allowed per verification; 0 means the verifier's default (Lean: 60)."})
-    policy_backend: str = field(default="transformers", metadata={
-        "help": "Generation backend: transformers, vllm or openai (see prover.policy.PolicyConfig)."})
-    policy_options: dict[str, Any] = field(default_factory=dict, metadata={
-        "help": "Extra prover.policy.PolicyConfig fields (YAML mapping), e.g. {dtype: bfloat16, base_url: ...}."})
-    verifier_options: dict[str, Any] = field(default_factory=dict, metadata={
-        "help": "Extra verifier config fields (YAML mapping), e.g. {feedback_cap: 3000} for Lean."})
-    batch_problems: int = field(default=8, metadata={
-        "help": "Problems whose attempts are generated and verified together (the unit of resume)."})
-    seed: int = field(default=0, metadata={"help": "Base sampling seed (each generation call derives its own)."})
-    progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
-    plot: bool = field(default=True, metadata={"help": "Write the pass@k plot (passk.png)."})
-
-    def __post_init__(self) -> None:
-        self.k = _parse_ks(self.k)
-        if self.dataset not in DATASET_DOMAINS:
-            raise ValueError(f"EvalConfig.dataset={self.dataset!r}: use one of {sorted(DATASET_DOMAINS)}")
-        if self.dataset == "lean_jsonl" and not self.data_path:
-            raise ValueError("EvalConfig.dataset='lean_jsonl' reads data_path: give the JSONL file (--data-path)")
-        if self.domain == "lean" and self.split not in ("valid", "test", "all"):
-            raise ValueError(f"EvalConfig.split={self.split!r}: Lean sets have splits valid, test (or all)")
-        if self.n < 0:
-            raise ValueError(f"EvalConfig.n={self.n}: use 0 (= max k) or a number of samples >= max k")
-        if self.n and self.n < max(self.k):
-            raise ValueError(f"EvalConfig.n={self.n} is below max k={max(self.k)}: pass@k needs n >= k samples; "
-                             f"raise n to {max(self.k)} or drop the larger k")
-        if self.temperature < 0:
-            raise ValueError(f"EvalConfig.temperature={self.temperature}: use >= 0 (0 = greedy)")
-        if self.temperature == 0 and self.samples > 1:
-            raise ValueError(f"EvalConfig.temperature=0 with n={self.samples}: greedy samples are all identical, "
-                             "so pass@k for k > 1 is meaningless; use temperature > 0 (e.g. 1.0) or n=1")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"EvalConfig.top_p={self.top_p}: use a value in (0, 1], e.g. 0.95")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"EvalConfig.max_new_tokens={self.max_new_tokens}: use a positive token count, e.g. 2048")
-        if self.few_shot < 0:
-            raise ValueError(f"EvalConfig.few_shot={self.few_shot}: use 0 or a positive number of examples")
-        if self.correction_budget < 0:
-            raise ValueError(f"EvalConfig.correction_budget={self.correction_budget}: use 0 (= all n) or a count")
-        if self.correction_budget > self.samples:
-            raise ValueError(f"EvalConfig.correction_budget={self.correction_budget} exceeds n={self.samples}: "
-                             "only sampled attempts can be corrected; lower it or raise n")
-        if self.max_prompt_tokens < 0:
-            raise ValueError(f"EvalConfig.max_prompt_tokens={self.max_prompt_tokens}: use 0 (no check) or a limit")
-        if self.limit < 0:
-            raise ValueError(f"EvalConfig.limit={self.limit}: use 0 (all problems) or a positive count")
-        if self.backend not in ("auto", "wasm", "native"):
-            raise ValueError(f"EvalConfig.backend={self.backend!r}: use auto, wasm or native")
-        if self.dataset in MATHLIB_DATASETS and self.backend == "wasm":
-            raise ValueError(f"EvalConfig: dataset {self.dataset!r} with backend 'wasm': {MATHLIB_HINT}")
-        if self.workers < 0:
-            raise ValueError(f"EvalConfig.workers={self.workers}: use 0 (default) or a count (Lean wasm: one per 6 GB of RAM)")
-        if self.timeout_s < 0:
-            raise ValueError(f"EvalConfig.timeout_s={self.timeout_s}: use 0 (default) or a positive number of seconds")
-        if self.policy_backend not in ("transformers", "vllm", "openai"):
-            raise ValueError(f"EvalConfig.policy_backend={self.policy_backend!r}: use transformers, vllm or openai")
-        for name in ("policy_options", "verifier_options"):
-            value = getattr(self, name)
-            if not isinstance(value, Mapping):
-                raise ValueError(f"EvalConfig.{name} must be a mapping of config fields, got {type(value).__name__}")
-            setattr(self, name, dict(value))
-        if self.batch_problems < 1:
-            raise ValueError(f"EvalConfig.batch_problems={self.batch_problems}: use a positive count, e.g. 8")
-
-    # -- derived ------------------------------------------------------------
-    @property
-    def domain(self) -> str:
-        return DATASET_DOMAINS[self.dataset]
-
-    @property
-    def samples(self) -> int:
-        """First attempts per problem: ``n``, or max k."""
-        return self.n or max(self.k)
-
-    @property
-    def corrected_samples(self) -> int:
-        """How many of each problem's first attempts may get a correction turn (0 without correction)."""
-        if not self.correction:
-            return 0
-        return self.correction_budget or self.samples
-
-    @property
-    def lean_backend(self) -> str:
-        if self.backend != "auto":
-            return self.backend
-        return "native" if self.dataset in MATHLIB_DATASETS else "wasm"
-
-    def resolved_run_dir(self) -> Path:
-        if self.run_dir:
-            return Path(self.run_dir)
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.model.rstrip("/").split("/")[-1]).strip("-") or "model"
-        return Path("runs") / "eval" / f"{self.dataset}_{self.split}_{slug}"
-
-    def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["k"] = list(self.k)
-        return d
-
-
-def config_fields() -> list[dataclasses.Field]:
-    """The fields of ``EvalConfig`` (for CLI and YAML)."""
-    return list(dataclasses.fields(EvalConfig))
-
-
 # -- problems -----------------------------------------------------------------------
 def load_problems(cfg: EvalConfig) -> list[Problem]:
-    """The problems of ``cfg.dataset``/``cfg.split`` (first ``cfg.limit`` if set)."""
-    path = cfg.data_path or None
-    if cfg.domain == "lean":
-        from prover.data import lean as lean_data
-
-        split = None if cfg.split == "all" else cfg.split
-        loader: Callable[..., list[Problem]] = {
-            "minif2f": lean_data.load_minif2f, "minif2f_core": lean_data.load_minif2f_core,
-            "proofnet": lean_data.load_proofnet,
-        }.get(cfg.dataset, lambda split, path: lean_data.load_lean_jsonl(path, split))
-        problems = loader(split=split, path=path)
-    else:
-        module, name = EXTERNAL_LOADERS[cfg.dataset]
-        try:
-            fn = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as e:
-            raise EvalError(f"dataset {cfg.dataset!r} needs {module}.{name}, which is not available ({e})") from None
-        params = inspect.signature(fn).parameters
-        kwargs: dict[str, Any] = {}
-        if "split" in params:
-            kwargs["split"] = cfg.split
-        if cfg.limit and "limit" in params:
-            kwargs["limit"] = cfg.limit
-        if path:
-            if "path" not in params:
-                raise EvalError(f"{module}.{name} takes no path: drop data_path for dataset {cfg.dataset!r}")
-            kwargs["path"] = path
-        problems = list(fn(**kwargs))
-    if cfg.limit:
-        problems = problems[: cfg.limit]
+    """The problems of ``cfg.dataset``/``cfg.split`` (first ``cfg.limit`` if set), via ``prover.data.load``."""
+    problems = data.load(cfg.dataset, cfg.split, cfg.data_path or None, cfg.limit, domain=cfg.domain,
+                         columns=cfg.columns)
     if not problems:
         raise EvalError(f"dataset {cfg.dataset!r} split {cfg.split!r} has no problems")
     return problems
@@ -526,33 +324,16 @@ class _Runner:
         }
 
 
-def _common_options(cfg: EvalConfig) -> dict[str, Any]:
-    return {k: v for k, v in (("workers", cfg.workers), ("timeout_s", cfg.timeout_s)) if v}
-
-
 def make_verifier(cfg: EvalConfig, *, wait: bool = True) -> Any:
-    """A verifier for ``cfg.domain`` (Lean: ``cfg.lean_backend``; ``workers``/``timeout_s`` when set).
+    """The verifier for ``cfg.domain`` from the one factory (Lean: ``cfg.lean_backend``; ``workers``/``timeout_s``
+    when set, then ``verifier_options``). ``wait=False`` lets Lean workers start in the background."""
+    from prover.verifiers import get_verifier
 
-    ``wait=False`` lets the Lean workers start in the background (checks wait for them).
-    """
-    if cfg.domain == "lean":
-        from prover.verifiers.lean import LeanConfig, LeanVerifier
-
-        opts = {"backend": cfg.lean_backend, **_common_options(cfg), **cfg.verifier_options}
-        verifier = LeanVerifier(LeanConfig(**opts), start=False)
-        verifier.start(wait=wait)
-        return verifier
-    import sys
-
-    from prover.verifiers import get_verifier, verifier_class
-
-    cls = verifier_class(cfg.domain)
-    config_cls = getattr(cls, "config_class", None) or getattr(sys.modules[cls.__module__], f"{cls.__name__}Config", None)
-    if config_cls is None:
-        return get_verifier(cfg.domain)
-    names = {f.name for f in dataclasses.fields(config_cls)} if dataclasses.is_dataclass(config_cls) else set()
-    opts = {k: v for k, v in _common_options(cfg).items() if k in names}
-    return get_verifier(cfg.domain, config_cls(**{**opts, **cfg.verifier_options}))
+    verifier = get_verifier(cfg.domain, options=verifier_options(cfg), start=False)
+    start = getattr(verifier, "start", None)
+    if callable(start):
+        start(wait=wait)
+    return verifier
 
 
 def collect(problems: Sequence[Problem], attempts: AttemptLog, n: int, m: int) -> list[ProblemResult]:

@@ -18,7 +18,7 @@ def load_policy(cfg: PolicyConfig | None = None) -> Policy:
 
         return VLLMPolicy(cfg)
     if cfg.backend == "openai":
-        from prover.policy.vllm_backend import OpenAIServerPolicy
+        from prover.policy.openai_server import OpenAIServerPolicy
 
         return OpenAIServerPolicy(cfg)
     raise ValueError(f"unknown backend {cfg.backend!r}")  # PolicyConfig already checks

@@ -9,10 +9,11 @@ the chat template itself comes from the tokenizer (see ``limits``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from prover.formats import code as code_format
+from prover.formats import lean as lean_format
 from prover.types import Problem
 
 Message = dict[str, str]
@@ -22,7 +23,8 @@ SYSTEM = {
     "code": "You are an expert Python programmer.",
     "math": "You are an expert in mathematics.",
 }
-FENCE = {"lean": "lean4", "code": "python", "math": ""}
+# The fence each domain's prompts ask for (accepted fences: prover.formats).
+FENCE = {"lean": lean_format.FENCE_LANGUAGES[0], "code": "python", "math": ""}
 
 
 # -- few-shot examples -----------------------------------------------------------
@@ -148,20 +150,20 @@ def binary_retry(problem: Problem, first_messages: Sequence[Mapping[str, str]], 
     return _continue(first_messages, failed_response, user)
 
 
-# Possessive quantifiers and a lazy body that stops at the first fence: linear (tests/test_regex_linear.py).
-_BLOCK = re.compile(r"```([A-Za-z0-9_+-]*+)[ \t]*+\n(.*?)```", re.DOTALL)
-
-
-def extract_block(text: str, languages: Sequence[str]) -> str | None:
-    """Content of the last fenced block whose language is in ``languages`` (or None)."""
-    found = [body for lang, body in _BLOCK.findall(text) if lang.lower() in languages]
-    return found[-1].rstrip("\n") if found else None
+def answer_block(problem: Problem, response: str) -> str | None:
+    """The code of ``response``'s answer block, as the domain's verifier reads it (None: no complete block)."""
+    if problem.domain == "lean":
+        return lean_format.last_lean_block(response)[0]
+    if problem.domain == "code":
+        entry = problem.entry_point or next(code_format.called_names(problem.tests), "")
+        block = code_format.answer_block(response, entry)
+        return block.code.rstrip("\n") if block is not None and block.closed else None
+    return None
 
 
 def candidate_text(problem: Problem, response: str) -> str:
-    """What a check turn shows: the final code block of ``response`` if any, else all of it."""
-    langs = {"lean": ("lean4", "lean"), "code": ("python", "py")}.get(problem.domain)
-    block = extract_block(response, langs) if langs else None
+    """What a check turn shows: the answer block of ``response`` (``prover.formats``) if any, else all of it."""
+    block = answer_block(problem, response)
     if block is None:
         return response.strip()
     return f"```{FENCE[problem.domain]}\n{block}\n```"

@@ -2,12 +2,12 @@
 
 from prover.replay.config import ReplayConfig
 from prover.replay.core import RecordResult, ReplayCore
-from prover.replay.difficulty import DifficultyWeights, ProblemStats, weighted_order, weighted_sample
+from prover.replay.difficulty import DifficultyWeights, ProblemStats, weighted_order
 from prover.replay.metrics import ReplayMetrics
 from prover.replay.mixer import BatchMixer, MixedBatch, split_slots
 from prover.replay.samples import DROP_REASONS, SampleBuilder, attempt_for
 from prover.replay.shaping import RiskAwareShaper, shaped_reward
-from prover.replay.store import AddResult, Candidate, FailureStore, StoredAttempt
+from prover.replay.store import AddResult, Candidate, AttemptStore, StoredAttempt
 
 __all__ = [
     "AddResult",
@@ -15,7 +15,7 @@ __all__ = [
     "Candidate",
     "DROP_REASONS",
     "DifficultyWeights",
-    "FailureStore",
+    "AttemptStore",
     "MixedBatch",
     "ProblemStats",
     "RecordResult",
@@ -29,5 +29,4 @@ __all__ = [
     "shaped_reward",
     "split_slots",
     "weighted_order",
-    "weighted_sample",
 ]

@@ -11,15 +11,17 @@ Training loop (any domain)::
     problems = [batch.problem_of(s) for s in samples]
     responses = [c.text for o in outs for c in o]
     verdicts = verifier.verify(problems, responses)
+    rewards = core.rewards(samples, verdicts)          # the training reward (None: infrastructure error)
     rec = core.record(samples, problems, responses, verdicts, step=step)
-    # rec.rewards: shaped rewards for the trainer; core.metrics.as_dict() for logs
+    # core.metrics.as_dict() for logs; core.state_dict() for checkpoints
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from prover.prompts import PromptLimiter
 from prover.prompts.limits import TokenCounter
@@ -28,13 +30,12 @@ from prover.replay.metrics import ReplayMetrics
 from prover.replay.mixer import BatchMixer, MixedBatch
 from prover.replay.samples import SampleBuilder, attempt_for
 from prover.replay.shaping import RiskAwareShaper
-from prover.replay.store import FailureStore
+from prover.replay.store import AttemptStore
 from prover.types import Problem, Sample, Verdict
 
 
 @dataclass(frozen=True)
 class RecordResult:
-    rewards: tuple[float, ...]  # shaped, one per response
     attempt_ids: tuple[str, ...]  # id given to each response's Attempt
     stored: int  # attempts written to the store
 
@@ -47,7 +48,7 @@ class ReplayCore:
         """
         self.cfg = cfg
         self.metrics = ReplayMetrics()
-        self.store = FailureStore(cfg.db_path, cfg.capacity, cfg.success_capacity)
+        self.store = AttemptStore(cfg.db_path, cfg.capacity, cfg.success_capacity)
         limiter = PromptLimiter(token_counter, cfg.max_prompt_tokens) if token_counter else None
         self.builder = SampleBuilder(cfg, limiter, drops=self.metrics.drops)
         self.mixer = BatchMixer(self.store, cfg, self.builder, self.metrics, random.Random(cfg.seed))
@@ -60,6 +61,12 @@ class ReplayCore:
     def next_batch(self, fresh: Sequence[Problem], batch_size: int, *, step: int = 0) -> MixedBatch:
         return self.mixer.next_batch(fresh, batch_size, step=step)
 
+    def rewards(self, samples: Sequence[Sample], verdicts: Sequence[Verdict],
+                format_scores: Sequence[float] | None = None) -> list[float | None]:
+        """The training reward of each completion (``prover.replay.shaping``; None for infrastructure errors)."""
+        scores = list(format_scores) if format_scores is not None else [1.0] * len(verdicts)
+        return [self.shaper(s, v, f) for s, v, f in zip(samples, verdicts, scores)]
+
     def record(
         self,
         samples: Sequence[Sample],
@@ -69,7 +76,7 @@ class ReplayCore:
         *,
         step: int = 0,
     ) -> RecordResult:
-        """Count outcomes, store attempts (one transaction), return shaped rewards.
+        """Count outcomes and store attempts (one transaction); rewards are ``rewards()``'s.
 
         First attempts are stored whatever their outcome (errors only counted);
         follow-up turns are stored when correct (future preserve candidates) or,
@@ -78,19 +85,41 @@ class ReplayCore:
         if not len(samples) == len(problems) == len(responses) == len(verdicts):
             raise ValueError(f"lengths differ: {len(samples)} samples, {len(problems)} problems, "
                              f"{len(responses)} responses, {len(verdicts)} verdicts")
-        rewards, ids, records = [], [], []
+        ids, records = [], []
         for sample, problem, response, verdict in zip(samples, problems, responses, verdicts):
             if sample.problem_id != problem.id:
                 raise ValueError(f"sample for {sample.problem_id!r} paired with problem {problem.id!r}")
             attempt = attempt_for(sample, response)
             ids.append(attempt.id)
             self.metrics.record_outcome(sample, verdict)
-            rewards.append(self.shaper(sample, verdict))
             if attempt.turn == "first" or verdict.valid or self.cfg.store_followup_failures:
                 records.append((problem, attempt, verdict))
         added = self.store.add_many(records, step=step)
         self._refresh_sizes()
-        return RecordResult(tuple(rewards), tuple(ids), added.failures + added.successes)
+        return RecordResult(tuple(ids), added.failures + added.successes)
+
+    # -- resumable state (the store itself is the SQLite file) -------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The mixer's RNG and the metrics counters, JSON-serialisable."""
+        version, internal, gauss = self.mixer.rng.getstate()
+        metrics = {f.name: (dict(v) if isinstance(v := getattr(self.metrics, f.name), dict) else v)
+                   for f in dataclasses.fields(self.metrics)}
+        return {"mixer_rng": [version, list(internal), gauss], "metrics": metrics}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        rng = state.get("mixer_rng")
+        if rng:
+            self.mixer.rng.setstate((rng[0], tuple(rng[1]), rng[2]))
+        for name, value in (state.get("metrics") or {}).items():
+            if not hasattr(self.metrics, name):
+                continue
+            current = getattr(self.metrics, name)
+            if isinstance(current, dict):  # in place: the sample builder shares these Counters
+                current.clear()
+                current.update(value)
+            else:
+                setattr(self.metrics, name, value)
+        self._refresh_sizes()
 
     def close(self) -> None:
         self.store.close()

@@ -84,6 +84,3 @@ def weighted_order(items: Sequence[T], weights: Sequence[float], rng: random.Ran
     keyed.sort(key=lambda kv: kv[0], reverse=True)
     return [item for _, item in keyed]
 
-
-def weighted_sample(items: Sequence[T], weights: Sequence[float], k: int, rng: random.Random) -> list[T]:
-    return weighted_order(items, weights, rng)[:k]

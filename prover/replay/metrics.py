@@ -6,13 +6,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from prover.types import Sample, Status, Verdict
+from prover.types import CORRECTION_ORIGINS, REPLAY_ORIGINS, Sample, Status, Verdict
 
 if TYPE_CHECKING:
     from prover.replay.mixer import MixedBatch
 
-REPLAY_ORIGINS = ("fix", "retry", "preserve")
-CORRECTION_ORIGINS = ("fix", "retry")
 
 
 def _rate(num: int, den: int) -> float:

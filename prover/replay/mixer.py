@@ -17,10 +17,10 @@ from typing import Callable, Sequence
 
 from prover.replay.config import ReplayConfig
 from prover.replay.difficulty import DifficultyWeights, recency_factor, weighted_order
-from prover.replay.metrics import REPLAY_ORIGINS, ReplayMetrics
+from prover.replay.metrics import ReplayMetrics
 from prover.replay.samples import SampleBuilder
-from prover.replay.store import Candidate, FailureStore, StoredAttempt
-from prover.types import Problem, Sample
+from prover.replay.store import Candidate, AttemptStore, StoredAttempt
+from prover.types import REPLAY_ORIGINS, Problem, Sample
 
 
 @dataclass
@@ -61,7 +61,7 @@ def split_slots(batch_size: int, cfg: ReplayConfig) -> tuple[int, int, int]:
 
 
 class BatchMixer:
-    def __init__(self, store: FailureStore, cfg: ReplayConfig, builder: SampleBuilder,
+    def __init__(self, store: AttemptStore, cfg: ReplayConfig, builder: SampleBuilder,
                  metrics: ReplayMetrics | None = None, rng: random.Random | None = None) -> None:
         self.store = store
         self.cfg = cfg

@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 from prover.prompts import PromptLimiter, binary_retry, check_repair, error_fix, first_attempt
 from prover.replay.config import ReplayConfig
 from prover.replay.store import StoredAttempt
-from prover.types import Attempt, Problem, Sample
+from prover.types import TURN_OF_ORIGIN, Attempt, Origin, Problem, Sample, Turn
 
 DROP_REASONS = (
     "not_a_model_failure",  # verdict was an infrastructure error (or not a failure at all)
@@ -30,7 +30,6 @@ DROP_REASONS = (
     "prompt_too_long",  # the built prompt exceeds max_prompt_tokens
 )
 
-TURN_OF_ORIGIN = {"fresh": "first", "fix": "fix", "retry": "retry", "preserve": "check"}
 
 
 def _freeze(messages: Sequence[Mapping[str, str]]) -> tuple[dict[str, str], ...]:
@@ -43,7 +42,7 @@ def attempt_for(sample: Sample, response: str, attempt_id: str = "") -> Attempt:
         problem_id=sample.problem_id,
         prompt=_freeze(sample.prompt_messages),
         response=response,
-        turn=TURN_OF_ORIGIN.get(sample.origin, sample.origin),
+        turn=TURN_OF_ORIGIN[sample.origin].value,
         id=attempt_id or uuid.uuid4().hex,
         parent_id=sample.source_attempt_id,
     )
@@ -75,13 +74,13 @@ class SampleBuilder:
         msgs = first_attempt(problem, few_shot=self.cfg.few_shot)
         if not self._fits(msgs):
             return None
-        return Sample(problem_id=problem.id, prompt_messages=_freeze(msgs), origin="fresh")
+        return Sample(problem_id=problem.id, prompt_messages=_freeze(msgs), origin=Origin.FRESH)
 
     def _failure_ok(self, failure: StoredAttempt) -> bool:
         if not failure.verdict.is_model_failure:
             self._drop("not_a_model_failure")
             return False
-        if failure.attempt.turn != "first":
+        if failure.attempt.turn != Turn.FIRST:
             self._drop("already_a_correction")
             return False
         return True
@@ -102,7 +101,7 @@ class SampleBuilder:
         msgs = error_fix(failure.problem, failure.attempt.prompt, failure.attempt.response, verdict.feedback)
         if not self._fits(msgs):
             return None
-        return Sample(problem_id=failure.problem.id, prompt_messages=_freeze(msgs), origin="fix",
+        return Sample(problem_id=failure.problem.id, prompt_messages=_freeze(msgs), origin=Origin.FIX,
                       source_attempt_id=failure.id, input_was_correct=False)
 
     def retry(self, failure: StoredAttempt, *, checked: bool = False) -> Sample | None:
@@ -112,7 +111,7 @@ class SampleBuilder:
         msgs = binary_retry(failure.problem, failure.attempt.prompt, failure.attempt.response)
         if not self._fits(msgs):
             return None
-        return Sample(problem_id=failure.problem.id, prompt_messages=_freeze(msgs), origin="retry",
+        return Sample(problem_id=failure.problem.id, prompt_messages=_freeze(msgs), origin=Origin.RETRY,
                       source_attempt_id=failure.id, input_was_correct=False)
 
     def preserve(self, success: StoredAttempt) -> Sample | None:
@@ -123,5 +122,5 @@ class SampleBuilder:
         msgs = check_repair(success.problem, success.attempt.response, few_shot=self.cfg.few_shot)
         if not self._fits(msgs):
             return None
-        return Sample(problem_id=success.problem.id, prompt_messages=_freeze(msgs), origin="preserve",
+        return Sample(problem_id=success.problem.id, prompt_messages=_freeze(msgs), origin=Origin.PRESERVE,
                       source_attempt_id=success.id, input_was_correct=True)

@@ -1,8 +1,10 @@
-"""Risk-aware reward shaping: breaking a correct input costs extra.
+"""The training reward, computed in one place: verdict x format, then risk-aware shaping.
 
-A check (preserve) or correction turn whose input was already correct and whose
-output is incorrect gets ``reward - penalty``. Infrastructure errors are never
-penalised (not the model's doing).
+``reward = verdict.reward * format_score``; a check (preserve) or correction
+turn whose input was already correct and whose output is not solved (invalid,
+or valid but badly formatted) gets ``reward - penalty``: breaking a correct
+input costs extra. An infrastructure error has no reward (``None``): TRL leaves
+it out of its group's baseline, and it is never penalised (not the model's doing).
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 from prover.types import Sample, Status, Verdict
 
 
-def shaped_reward(sample: Sample, verdict: Verdict, penalty: float) -> float:
-    """``verdict.reward``, minus ``penalty`` when a correct input became an incorrect output."""
+def shaped_reward(sample: Sample, verdict: Verdict, penalty: float, format_score: float = 1.0) -> float | None:
+    """The reward of one completion (None for an infrastructure error)."""
     if verdict.status is Status.ERROR:
-        return verdict.reward
-    if sample.input_was_correct and not verdict.valid:
-        return verdict.reward - penalty
-    return verdict.reward
+        return None
+    reward = verdict.reward * format_score
+    solved = verdict.valid and format_score > 0
+    if sample.input_was_correct and not solved:
+        return reward - penalty
+    return reward
 
 
 def turned_correct_to_wrong(sample: Sample, verdict: Verdict) -> bool:
@@ -24,12 +28,12 @@ def turned_correct_to_wrong(sample: Sample, verdict: Verdict) -> bool:
 
 
 class RiskAwareShaper:
-    """Callable ``(sample, verdict) -> reward`` with a fixed penalty."""
+    """Callable ``(sample, verdict, format_score=1) -> reward`` with a fixed penalty."""
 
     def __init__(self, penalty: float) -> None:
         if penalty < 0:
             raise ValueError(f"penalty must be >= 0, got {penalty}")
         self.penalty = penalty
 
-    def __call__(self, sample: Sample, verdict: Verdict) -> float:
-        return shaped_reward(sample, verdict, self.penalty)
+    def __call__(self, sample: Sample, verdict: Verdict, format_score: float = 1.0) -> float | None:
+        return shaped_reward(sample, verdict, self.penalty, format_score)

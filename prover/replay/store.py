@@ -1,4 +1,4 @@
-"""``FailureStore``: a bounded, crash-safe SQLite store of attempts and per-problem stats.
+"""``AttemptStore``: a bounded, crash-safe SQLite store of attempts and per-problem stats.
 
 Every ``add_many`` is one transaction (insert, stats update, trim to capacity),
 in WAL mode with ``synchronous=FULL``: once it returns, the rows survive a
@@ -110,7 +110,7 @@ class AddResult:
     trimmed: int  # rows removed to stay within capacity
 
 
-class FailureStore:
+class AttemptStore:
     """Bounded SQLite store; one instance per process (thread-safe within it)."""
 
     def __init__(
@@ -142,7 +142,7 @@ class FailureStore:
 
     # -- transactions -----------------------------------------------------------------
     class _Tx:
-        def __init__(self, store: "FailureStore") -> None:
+        def __init__(self, store: "AttemptStore") -> None:
             self.store = store
 
         def __enter__(self) -> sqlite3.Connection:
@@ -160,10 +160,10 @@ class FailureStore:
             finally:
                 self.store._lock.release()
 
-    def _tx(self) -> "FailureStore._Tx":
+    def _tx(self) -> "AttemptStore._Tx":
         if self._db is None:
-            raise RuntimeError("FailureStore is closed")
-        return FailureStore._Tx(self)
+            raise RuntimeError("AttemptStore is closed")
+        return AttemptStore._Tx(self)
 
     # -- writing ------------------------------------------------------------------------
     def add(self, problem: Problem, attempt: Attempt, verdict: Verdict, *, step: int = 0) -> AddResult:
@@ -246,7 +246,7 @@ class FailureStore:
     # -- reading ------------------------------------------------------------------------
     def _read(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         if self._db is None:
-            raise RuntimeError("FailureStore is closed")
+            raise RuntimeError("AttemptStore is closed")
         with self._lock:
             return self._db.execute(sql, tuple(clean_obj(list(args)))).fetchall()
 
@@ -331,7 +331,7 @@ class FailureStore:
                 self._db.close()
                 self._db = None  # type: ignore[assignment]
 
-    def __enter__(self) -> "FailureStore":
+    def __enter__(self) -> "AttemptStore":
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,8 +6,8 @@
 
 ``config`` (TrainConfig and its loader), ``rewards`` (format reward, shaping),
 ``metrics`` (per-step metrics, TensorBoard + JSONL, collapse warning),
-``checkpoint`` (atomic checkpoints, replay store backup, resume) and ``trainer``
-(``ReplayGRPOTrainer`` and ``run``; imported lazily, it pulls in TRL).
+``checkpoint`` (atomic checkpoints, replay store backup, resume) and the trainer
+split by role (``trainer.run``; see its docstring; imported lazily, it pulls in TRL).
 """
 
 from __future__ import annotations
@@ -16,16 +16,18 @@ from typing import Any
 
 from prover.rl.config import ConfigError, TrainConfig, config_from_argv, load_config
 from prover.rl.metrics import STEP_KEYS, CollapseDetector, MetricsLogger
-from prover.rl.rewards import FormatResult, format_check, total_reward
+from prover.rl.rewards import FormatResult, format_check
 
-_LAZY = {"run", "RunResult", "ReplayGRPOTrainer", "ProblemSource", "VerifierReward", "build_grpo_args"}
+# name -> module (imported lazily: these pull in TRL)
+_LAZY = {"run": "trainer", "RunResult": "trainer", "ReplayGRPOTrainer": "grpo_trainer", "ProblemSource": "problems",
+         "VerifierReward": "rounds", "build_grpo_args": "grpo_args"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from prover.rl import trainer
+        import importlib
 
-        return getattr(trainer, name)
+        return getattr(importlib.import_module(f"prover.rl.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'prover.rl' has no attribute {name!r}")
 
 
@@ -45,5 +47,4 @@ __all__ = [
     "format_check",
     "load_config",
     "run",
-    "total_reward",
 ]

@@ -9,15 +9,15 @@ the closest valid names; bad values fail with a message that says how to fix the
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import yaml
 
+from prover import config as _config
+from prover import data
+from prover.config import ConfigError
 from prover.data.core_lean import MAX_LEVEL, DifficultyConfig
 from prover.policy.config import EMBEDDED_DEFAULT, default_cache_dir
 from prover.replay.config import ReplayConfig
@@ -29,17 +29,17 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # TRL GRPOConfig.loss_type values (token-level aggregation differs between them).
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
 VLLM_MODES = ("colocate", "server")
+SCALE_REWARDS = ("group", "batch", "none")
 SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
-PROBLEM_SOURCES = ("generator", "jsonl", "minif2f", "minif2f_core")
+# Training problems: the core-Lean generator, or any dataset of prover.data.load (or hf:<hub id>).
+PROBLEM_SOURCES = ("generator", *data.dataset_names())
+# The split trained on when problems.split is empty (evaluation keeps the test splits).
+TRAIN_SPLITS = {"minif2f": "valid", "minif2f_core": "valid", "proofnet": "valid", "mbpp": "train", "gsm8k": "train"}
 # Set by the trainer from top-level settings; setting them under ``replay:`` is an error.
 REPLAY_DERIVED = {"few_shot": "few_shot", "max_prompt_tokens": "grpo.max_prompt_tokens", "seed": "seed"}
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-class ConfigError(ValueError):
-    """A bad configuration: the message names the key, where it came from, and the fix."""
 
 
 def resolve_path(path: str, key: str) -> str:
@@ -90,8 +90,10 @@ class GRPOOptions:
                                                              "(TRL epsilon_high; > clip_low = clip-higher)."})
     beta: float = field(default=0.0, metadata={"help": "KL coefficient against the initial policy; 0 = no KL term "
                                                         "and no reference model."})
-    scale_rewards: bool = field(default=True, metadata={"help": "Divide advantages by the group's reward std "
-                                                                 "(false = Dr. GRPO style, mean-centred only)."})
+    scale_rewards: str = field(default="group", metadata={"help": f"TRL's advantage scaling, one of {SCALE_REWARDS}: "
+                                                                   "divide by the group's (or batch's) reward std; none = "
+                                                                   "Dr. GRPO (Kimina's recipe), mean-centred only. true/"
+                                                                   "false mean group/none."})
     loss_type: str = field(default="dapo", metadata={"help": f"TRL loss aggregation, one of {LOSS_TYPES}: dapo = "
                                                               "token-level mean over the whole batch; grpo = per-"
                                                               "sequence mean; dr_grpo = sum / constant."})
@@ -142,6 +144,10 @@ class GRPOOptions:
                              "clip_high >= clip_low (defaults 0.2 / 0.3)")
         if self.beta < 0:
             raise ValueError(f"grpo.beta={self.beta}: the KL coefficient must be >= 0 (0 turns the KL term off)")
+        self.scale_rewards = {"true": "group", "false": "none"}.get(str(self.scale_rewards).lower(),
+                                                                     str(self.scale_rewards))
+        if self.scale_rewards not in SCALE_REWARDS:
+            raise ValueError(f"grpo.scale_rewards={self.scale_rewards!r}: use one of {SCALE_REWARDS} (none = Dr. GRPO)")
         if self.loss_type not in LOSS_TYPES:
             raise ValueError(f"grpo.loss_type={self.loss_type!r}: use one of {LOSS_TYPES}")
         if self.grad_accum < 1:
@@ -204,10 +210,14 @@ class LoraOptions:
 @dataclass
 class FormatOptions:
     enabled: bool = field(default=True, metadata={"help": "Multiply the verifier's reward by the format reward."})
-    max_blocks: int = field(default=1, metadata={"help": "Most fenced answer blocks (```lean4 / ```python) allowed; "
-                                                          "Lean: exactly one final ```lean4 block. 0 = any number."})
+    max_blocks: int = field(default=1, metadata={"help": "Most answer blocks (Lean or Python fences, see "
+                                                          "prover.formats) allowed; 0 = any number."})
     nothing_after_block: bool = field(default=True, metadata={"help": "Only whitespace may follow the final block "
                                                                        "(Lean and code)."})
+    require_block: bool = field(default=True, metadata={"help": "Code: the answer must be in a closed fenced block "
+                                                                 "(the verifier also runs unfenced code). Which fence "
+                                                                 "languages count is prover.formats.code.PYTHON_LANGS "
+                                                                 "(Lean: prover.formats.lean.FENCE_LANGUAGES)."})
     max_line_repeats: int = field(default=4, metadata={"help": "Repeated-line filter: format reward 0 when one "
                                                                 "non-blank line occurs more than this often; 0 = off."})
     min_line_chars: int = field(default=8, metadata={"help": "Lines shorter than this (stripped) are not counted by "
@@ -222,48 +232,65 @@ class FormatOptions:
             raise ValueError(f"format.min_line_chars={self.min_line_chars}: use a positive length such as 8")
 
 
+def _check_source(section: str, source: str, split: str, path: str) -> str:
+    """Validate a dataset source (``prover.data``); returns the path resolved against the repository."""
+    if source not in PROBLEM_SOURCES and not source.startswith(data.HF_PREFIX):
+        raise ValueError(f"{section}.source={source!r}: use one of {PROBLEM_SOURCES} or hf:<hub id>")
+    if path and not source.startswith(data.HF_PREFIX):
+        path = resolve_path(path, f"{section}.path")
+    if source in data.DATASETS:
+        if data.DATASETS[source].needs_path and not path:
+            raise ValueError(f"{section}.source={source} needs {section}.path (a JSONL of problems)")
+        try:
+            data.check_dataset(source, split, path, "lean")  # (the domain is checked by TrainConfig)
+        except ValueError as e:
+            raise ValueError(f"{section}.split: {e}") from None
+    return path
+
+
 @dataclass
 class ProblemsOptions:
-    source: str = field(default="generator", metadata={"help": f"Training problems, one of {PROBLEM_SOURCES}: the "
-                                                                "core-Lean generator, a JSONL file (path), or a "
-                                                                "MiniF2F split (split)."})
-    path: str = field(default="", metadata={"help": "source=jsonl: the JSONL of statements/problems."})
-    split: str = field(default="valid", metadata={"help": "source=minif2f/minif2f_core: valid or test."})
+    source: str = field(default="generator", metadata={"help": f"Training problems: the core-Lean generator, or a "
+                                                                f"dataset of prover.data.load, one of "
+                                                                f"{PROBLEM_SOURCES[1:]}, or hf:<hub id>."})
+    path: str = field(default="", metadata={"help": "Read the dataset from this file (jsonl, lean_jsonl: required)."})
+    split: str = field(default="", metadata={"help": f"Dataset split; empty = the training split {TRAIN_SPLITS} "
+                                                      "(else the dataset's default)."})
+    columns: dict[str, str] = field(default_factory=dict, metadata={"help": "hf: datasets: {dataset column: row "
+                                                                             "field}, e.g. {question: prompt}."})
+    limit: int = field(default=0, metadata={"help": "Use only the first N problems of the dataset (0 = all)."})
     pool_size: int = field(default=16, metadata={"help": "Fresh candidates offered to the mixer per step (generator); "
                                                           "it picks by difficulty weight."})
     difficulty: DifficultyConfig = field(default_factory=DifficultyConfig,
                                          metadata={"help": "Adaptive level of the generator."})
 
     def __post_init__(self) -> None:
-        if self.source not in PROBLEM_SOURCES:
-            raise ValueError(f"problems.source={self.source!r}: use one of {PROBLEM_SOURCES}")
-        if self.source == "jsonl" and not self.path:
-            raise ValueError("problems.source=jsonl needs problems.path (a JSONL of statements)")
-        if self.source == "jsonl":
-            self.path = resolve_path(self.path, "problems.path")
+        if self.source != "generator":
+            self.split = self.split or TRAIN_SPLITS.get(self.source, "")
+            self.path = _check_source("problems", self.source, self.split, self.path)
         if self.pool_size < 1:
             raise ValueError(f"problems.pool_size={self.pool_size}: use a positive count, e.g. 16")
+        if self.limit < 0:
+            raise ValueError(f"problems.limit={self.limit}: use 0 (all) or a positive count")
 
 
 @dataclass
 class EvalOptions:
-    source: str = field(default="", metadata={"help": "Evaluation set during training: '' (none), jsonl, minif2f "
-                                                       "or minif2f_core; pass rate logged as eval_reward."})
-    path: str = field(default="", metadata={"help": "source=jsonl: the JSONL of evaluation problems."})
-    split: str = field(default="test", metadata={"help": "source=minif2f*: valid or test."})
+    source: str = field(default="", metadata={"help": "Evaluation set during training: '' (none) or a dataset of "
+                                                       "prover.data.load (e.g. minif2f_core, mbpp, gsm8k, jsonl); "
+                                                       "pass rate logged as eval_reward."})
+    path: str = field(default="", metadata={"help": "Read the dataset from this file (jsonl, lean_jsonl: required)."})
+    split: str = field(default="test", metadata={"help": "Dataset split (e.g. valid or test)."})
+    columns: dict[str, str] = field(default_factory=dict, metadata={"help": "hf: datasets: column mapping."})
     every: int = field(default=0, metadata={"help": "Evaluate every this many steps (0 = never)."})
     limit: int = field(default=0, metadata={"help": "Use only the first N evaluation problems (0 = all)."})
     num_generations: int = field(default=0, metadata={"help": "Samples per evaluation problem (0 = grpo.num_generations)."})
 
     def __post_init__(self) -> None:
-        if self.source and self.source not in PROBLEM_SOURCES[1:]:
-            raise ValueError(f"eval.source={self.source!r}: use '' (off) or one of {PROBLEM_SOURCES[1:]}")
         if self.every < 0 or self.limit < 0 or self.num_generations < 0:
             raise ValueError("eval.every, eval.limit and eval.num_generations must be >= 0")
-        if self.source == "jsonl":
-            if not self.path:
-                raise ValueError("eval.source=jsonl needs eval.path (a JSONL of problems)")
-            self.path = resolve_path(self.path, "eval.path")
+        if self.source:
+            self.path = _check_source("eval", self.source, self.split, self.path)
         if self.source and not self.every:
             raise ValueError(f"eval.source={self.source!r} is set but eval.every=0: set eval.every (steps) or "
                              "clear eval.source")
@@ -272,7 +299,10 @@ class EvalOptions:
 @dataclass
 class MetricsOptions:
     tensorboard: bool = field(default=True, metadata={"help": "Write TensorBoard events under <run>/tb."})
-    collapse_window: int = field(default=4, metadata={"help": "Steps averaged when comparing the pass@n - pass@1 gap."})
+    report_to: list[str] = field(default_factory=list, metadata={"help": "Trackers TRL reports to as well, e.g. "
+                                                                          "[wandb], [trackio], [tensorboard] "
+                                                                          "(transformers' report_to); [] = none."})
+    collapse_window: int = field(default=4, metadata={"help": "Steps averaged when comparing the diversity gap (solve_rate/any_in_group - solve_rate/sample)."})
     collapse_drop: float = field(default=0.5, metadata={"help": "Warn (diversity collapse) when the recent gap falls "
                                                                  "below (1 - this) times its earlier best."})
     progress: bool = field(default=True, metadata={"help": "Show a tqdm bar per step."})
@@ -308,6 +338,10 @@ class TrainConfig:
     lean: LeanConfig = field(default_factory=LeanConfig, metadata={"help": "Lean verifier (domain=lean)."})
     verifier: dict[str, Any] = field(default_factory=dict, metadata={"help": "Options of the code/math verifier "
                                                                              "config (domain=code|math)."})
+    trl: dict[str, Any] = field(default_factory=dict, metadata={"help": "Any other trl.GRPOConfig field, passed "
+                                                                       "through (e.g. trl.logging_steps 5, "
+                                                                       "trl.top_k 20); fields the trainer derives "
+                                                                       "are refused with the key to use."})
     problems: ProblemsOptions = field(default_factory=ProblemsOptions, metadata={"help": "Training problems."})
     eval: EvalOptions = field(default_factory=EvalOptions, metadata={"help": "Evaluation during training."})
     format: FormatOptions = field(default_factory=FormatOptions, metadata={"help": "Format reward."})
@@ -326,14 +360,17 @@ class TrainConfig:
             raise ValueError(f"few_shot={self.few_shot}: use -1 (auto), 0 (none) or a small count such as 3")
         if self.problems.source == "generator" and self.domain != "lean":
             raise ValueError(f"problems.source=generator makes core-Lean theorems, but domain={self.domain!r}: "
-                             "use problems.source=jsonl with problems.path for code/math")
-        if self.problems.source.startswith("minif2f") and self.domain != "lean":
-            raise ValueError(f"problems.source={self.problems.source} is a Lean set, but domain={self.domain!r}")
+                             "use problems.source=jsonl with problems.path (or mbpp, gsm8k...) for code/math")
+        for section in (self.problems, self.eval):
+            spec = data.DATASETS.get(section.source)
+            if spec is not None and spec.domain and spec.domain != self.domain:
+                raise ValueError(f"{'problems' if section is self.problems else 'eval'}.source={section.source} is "
+                                 f"a {spec.domain} set, but domain={self.domain!r}")
         if self.problems.difficulty.max_level > MAX_LEVEL:  # pragma: no cover - DifficultyConfig checks it
             raise ValueError(f"problems.difficulty.max_level must be <= {MAX_LEVEL}")
-        if self.domain == "lean" and self.lean.backend == "wasm" and self.problems.source.startswith("minif2f") \
-                and self.problems.source != "minif2f_core":
-            raise ValueError("problems.source=minif2f needs Mathlib, which the wasm backend lacks: set "
+        if self.domain == "lean" and self.lean.backend == "wasm" and self.problems.source in data.DATASETS \
+                and data.DATASETS[self.problems.source].mathlib:
+            raise ValueError(f"problems.source={self.problems.source} needs Mathlib, which the wasm backend lacks: set "
                              "lean.backend=native (after building the native toolchain) or use minif2f_core")
         if self.resume and self.resume != "auto" and not Path(self.resume).expanduser().exists():
             raise ValueError(f"resume={self.resume!r} does not exist: give a run directory, a checkpoint directory, "
@@ -356,167 +393,12 @@ class TrainConfig:
                                    max_prompt_tokens=self.grpo.max_prompt_tokens, seed=self.seed)
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_plain(self)
+        return _config.to_plain(self)
 
 
-# -- (de)serialisation -------------------------------------------------------------------------
-def _to_plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
-        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, (list, tuple)):
-        return [_to_plain(v) for v in obj]
-    if isinstance(obj, dict):
-        return {str(k): _to_plain(v) for k, v in obj.items()}
-    return obj
-
-
+# -- loading: the one configuration path (prover.config) -----------------------------------------------
 def dump_yaml(cfg: TrainConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
-
-
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """``value`` (YAML or command-line string) as type ``tp``; raise ConfigError naming ``where``."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        last: Exception | None = None
-        for arg in args:
-            if arg is type(None):
-                if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-                    return None
-                continue
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError as e:
-                last = e
-        raise last or ConfigError(f"{where}: cannot read {value!r}")
-    if tp is Any:
-        return value
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-            return value.lower() in _TRUE
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if tp is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.replace("_", ""))
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
-    if tp is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected a number (e.g. 1e-5), got {value!r}")
-    if tp is str:
-        if isinstance(value, (dict, list)):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return "" if value is None else str(value)
-    if origin in (list, tuple) or tp in (list, tuple):
-        if isinstance(value, str):
-            parsed = yaml.safe_load(value) if value.strip().startswith("[") else [v for v in value.split(",") if v]
-            value = parsed
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list (YAML [a, b] or comma-separated a,b), got {value!r}")
-        item = args[0] if args else Any
-        items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple or tp is tuple else items
-    if origin is dict or tp is dict:
-        if isinstance(value, str):
-            value = yaml.safe_load(value) or {}
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    return value
-
-
-def _unknown(key: str, valid: Sequence[str], where: str) -> ConfigError:
-    close = difflib.get_close_matches(key.split(".")[-1], valid, n=3)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return ConfigError(f"unknown config key {key!r} ({where}){hint} Valid keys here: {', '.join(valid)}")
-
-
-def build(cls: type, data: Mapping[str, Any], *, prefix: str = "", origins: Mapping[str, str] | None = None) -> Any:
-    """Instantiate dataclass ``cls`` from nested ``data``; errors name the key and where it was set."""
-    origins = origins or {}
-    hints = _hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        full = f"{prefix}{key}"
-        where = origins.get(full, "config")
-        if key not in names:
-            raise _unknown(full, names, where)
-        tp = hints[key]
-        if dataclasses.is_dataclass(tp):
-            if value is None:
-                value = {}
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{full} ({where}): expected a section (mapping) of {tp.__name__} keys, got {value!r}")
-            kwargs[key] = build(tp, value, prefix=f"{full}.", origins=origins)
-        else:
-            kwargs[key] = _coerce(value, tp, f"{full} ({where})")
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (ValueError, TypeError) as e:
-        where = sorted({v for k, v in origins.items() if k.startswith(prefix)}) if prefix else []
-        src = f" (set in {', '.join(where)})" if where else ""
-        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}{src}: {e}") from None
-
-
-def _yaml_lines(text: str, path: str) -> dict[str, str]:
-    """Dotted key -> 'file:line' for every key of a YAML mapping tree."""
-    out: dict[str, str] = {}
-
-    def walk(node: yaml.Node, prefix: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                key = f"{prefix}{k.value}"
-                out[key] = f"{path} line {k.start_mark.line + 1}"
-                walk(v, key + ".")
-
-    root = yaml.compose(text)
-    if root is not None:
-        walk(root, "")
-    return out
-
-
-def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = tree
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
-    node[parts[-1]] = value
+    _config.dump_yaml(cfg, path)
 
 
 def _check_derived(tree: Mapping[str, Any], origins: Mapping[str, str]) -> None:
@@ -528,76 +410,10 @@ def _check_derived(tree: Mapping[str, Any], origins: Mapping[str, str]) -> None:
                 raise ConfigError(f"replay.{key} ({where}) is set by the trainer: set {instead!r} instead")
 
 
-def parse_overrides(argv: Sequence[str]) -> list[tuple[str, str]]:
-    """``['--a.b', '1', '--c=2', '--flag']`` -> ``[('a.b', '1'), ('c', '2'), ('flag', 'true')]``."""
-    out: list[tuple[str, str]] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if not arg.startswith("--") or len(arg) == 2:
-            raise ConfigError(f"unexpected command-line argument {arg!r}: options look like --key value or "
-                              "--section.key value (see --help)")
-        key = arg[2:]
-        if "=" in key:
-            key, value = key.split("=", 1)
-            i += 1
-        elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-            value = argv[i + 1]
-            i += 2
-        else:
-            value = "true"
-            i += 1
-        out.append((key.replace("-", "_"), value))
-    return out
-
-
 def load_config(path: str | Path | None = None, overrides: Sequence[tuple[str, str]] | Sequence[str] = (),
                 *, base: Mapping[str, Any] | None = None) -> TrainConfig:
     """Defaults < ``base`` (e.g. a resumed run's saved config) < YAML ``path`` < ``overrides``."""
-    tree: dict[str, Any] = {}
-    origins: dict[str, str] = {}
-    if base:
-        for key, value in _flatten(base):
-            _set_dotted(tree, key, value)
-            origins[key] = "saved run config"
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist: pass an existing YAML, e.g. --config configs/default.yaml")
-        text = p.read_text(encoding="utf-8")
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping of keys (e.g. 'steps: 5'), got {type(data).__name__}")
-        lines = _yaml_lines(text, str(p))
-        _check_derived(data, lines)
-        for key, value in _flatten(data):
-            _set_dotted(tree, key, value)
-        origins.update(lines)
-    pairs = list(overrides)
-    if pairs and isinstance(pairs[0], str):
-        pairs = parse_overrides(pairs)  # type: ignore[arg-type]
-    cli_tree: dict[str, Any] = {}
-    for key, value in pairs:  # type: ignore[misc]
-        _set_dotted(cli_tree, key, value)
-        _set_dotted(tree, key, value)
-        origins[key] = f"command line --{key}"
-    _check_derived(cli_tree, origins)
-    return build(TrainConfig, tree, origins=origins)
-
-
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """Leaves of a nested mapping as dotted keys; dict-typed fields (``verifier``) are kept whole."""
-    out: list[tuple[str, Any]] = []
-    for k, v in data.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping) and v and key != "verifier":
-            out.extend(_flatten(v, key + "."))
-        else:
-            out.append((key, v))
-    return out
+    return _config.load(TrainConfig, path, overrides, base=base, example="configs/default.yaml", check=_check_derived)
 
 
 def config_from_argv(argv: Sequence[str]) -> TrainConfig:
@@ -605,14 +421,8 @@ def config_from_argv(argv: Sequence[str]) -> TrainConfig:
 
     Resuming a run without ``--config`` starts from the run's saved ``config.yaml``.
     """
-    pairs = parse_overrides(argv)
-    config_path = None
-    rest: list[tuple[str, str]] = []
-    for key, value in pairs:
-        if key == "config":
-            config_path = value
-        else:
-            rest.append((key, value))
+    special, rest = _config.split_argv(argv, "config")
+    config_path = special.get("config")
     base = None
     resume = next((v for k, v in rest if k == "resume"), "")
     if resume and resume != "auto" and config_path is None:
@@ -627,20 +437,11 @@ def config_from_argv(argv: Sequence[str]) -> TrainConfig:
 
 def help_text() -> str:
     """Every key with its default and help, for ``--help``."""
-    lines: list[str] = []
+    return _config.help_text(TrainConfig)
 
-    def walk(cls: type, prefix: str, obj: Any) -> None:
-        for f in dataclasses.fields(cls):
-            value = getattr(obj, f.name)
-            if dataclasses.is_dataclass(value):
-                lines.append(f"\n  [{prefix}{f.name}] {f.metadata.get('help', '')}")
-                walk(type(value), f"{prefix}{f.name}.", value)
-            else:
-                lines.append(f"  --{prefix}{f.name} (default {value!r})\n      {f.metadata.get('help', '')}")
 
-    walk(TrainConfig, "", TrainConfig())
-    return "\n".join(lines)
-
+build = _config.build
+parse_overrides = _config.parse_overrides
 
 __all__ = [
     "ConfigError",

@@ -4,9 +4,13 @@ Keys of every step row (``STEP_KEYS``): reward mean/std, solve rate per stream
 (``fresh`` = base rollouts, ``correction`` = fix + retry turns, ``preserve``),
 correction success rate, correct-to-wrong rate, share of groups with zero reward
 variance, feedback-over-cap rate, achieved replay ratio, tokens per second,
-verifier time share, and pass@1 / pass@n of the fresh groups with their gap.
+verifier time share, and over the fresh groups the mean per-sample solve rate
+(``solve_rate/sample``), the share of groups with at least one solved sample
+(``solve_rate/any_in_group``) and their difference (``diversity_gap``). These are
+plain rates of this step's samples, not the unbiased pass@k estimator of
+``prover.eval.passk`` (evaluation's pass@k), and are named so.
 
-A shrinking pass@n - pass@1 gap means the samples of a group agree more and more
+A shrinking diversity gap means the samples of a group agree more and more
 (diversity collapse): the policy then stops finding new solutions by sampling.
 ``CollapseDetector`` warns when the recent gap falls well below its earlier best.
 """
@@ -23,13 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from prover.types import CORRECTION_ORIGINS
+
 log = logging.getLogger(__name__)
 
-CORRECTION = ("fix", "retry")
+CORRECTION = CORRECTION_ORIGINS
 STEP_KEYS = (
     "reward_mean", "reward_std", "solve_rate/fresh", "solve_rate/correction", "solve_rate/preserve",
     "correction_success_rate", "correct_to_wrong_rate", "frac_zero_std_groups", "feedback_over_cap_rate",
-    "replay_ratio", "tokens_per_s", "verifier_time_share", "pass@1", "pass@n", "pass_gap",
+    "replay_ratio", "tokens_per_s", "verifier_time_share", "solve_rate/sample",
+    "solve_rate/any_in_group", "diversity_gap",
 )
 
 
@@ -71,8 +78,8 @@ def groups_of(rollouts: Iterable[Rollout]) -> dict[int, list[Rollout]]:
     return dict(out)
 
 
-def pass_at(rollouts: Sequence[Rollout]) -> tuple[float, float, int]:
-    """(pass@1, pass@n, groups) over groups: mean per-group solve fraction, share of groups with a solve."""
+def group_solve_rates(rollouts: Sequence[Rollout]) -> tuple[float, float, int]:
+    """(mean per-group solve fraction, share of groups with a solved sample, groups)."""
     groups = [g for g in groups_of(rollouts).values() if g]
     if not groups:
         return 0.0, 0.0, 0
@@ -99,7 +106,7 @@ def step_metrics(rollouts: Sequence[Rollout], *, replay_ratio: float, step_time_
     fresh = by_origin.get("fresh", [])
     fresh_failures = [r for r in fresh if r.status in ("invalid", "timeout")]
     correct_inputs = [r for r in rollouts if r.input_was_correct and r.status != "error"]
-    p1, pn, n_groups = pass_at([r for r in fresh if r.status != "error"])
+    p1, pn, n_groups = group_solve_rates([r for r in fresh if r.status != "error"])
     tokens = sum(r.tokens for r in rollouts)
     corr = [r for o in CORRECTION for r in by_origin.get(o, []) if r.status != "error"]
     return {
@@ -115,9 +122,9 @@ def step_metrics(rollouts: Sequence[Rollout], *, replay_ratio: float, step_time_
         "replay_ratio": replay_ratio,
         "tokens_per_s": tokens / step_time_s if step_time_s > 0 else 0.0,
         "verifier_time_share": min(1.0, verifier_wait_s / step_time_s) if step_time_s > 0 else 0.0,
-        "pass@1": p1,
-        "pass@n": pn,
-        "pass_gap": pn - p1,
+        "solve_rate/sample": p1,
+        "solve_rate/any_in_group": pn,
+        "diversity_gap": pn - p1,
         "completions": float(len(rollouts)),
         "completion_tokens": float(tokens),
         "infra_errors": float(sum(r.status == "error" for r in rollouts)),
@@ -131,7 +138,7 @@ def step_metrics(rollouts: Sequence[Rollout], *, replay_ratio: float, step_time_
 
 
 class CollapseDetector:
-    """Warns when the mean pass@n - pass@1 gap of the last ``window`` steps drops below
+    """Warns when the mean diversity gap (any-in-group minus per-sample solve rate) of the last ``window`` steps drops below
     ``(1 - drop)`` times the best earlier window mean (only while some groups remain unsolved)."""
 
     def __init__(self, window: int = 4, drop: float = 0.5, min_best: float = 0.05) -> None:
@@ -142,15 +149,15 @@ class CollapseDetector:
         self.best = 0.0
         self.warned = False
 
-    def update(self, gap: float, pass_n: float) -> str | None:
+    def update(self, gap: float, any_solved: float) -> str | None:
         self.recent.append(gap)
         if len(self.recent) < self.window:
             return None
         current = sum(self.recent) / len(self.recent)
         message = None
-        if self.best >= self.min_best and current < (1 - self.drop) * self.best and pass_n < 1.0:
+        if self.best >= self.min_best and current < (1 - self.drop) * self.best and any_solved < 1.0:
             if not self.warned:
-                message = (f"diversity collapse: the pass@n - pass@1 gap fell to {current:.3f} (best {self.best:.3f}); "
+                message = (f"diversity collapse: the diversity gap (groups with a solve minus samples solved) fell to {current:.3f} (best {self.best:.3f}); "
                            "the samples of a group agree, so sampling stops finding new proofs. Consider a higher "
                            "temperature, clip_high, fewer steps per batch, or a KL term (grpo.beta).")
             self.warned = True
@@ -233,4 +240,4 @@ class MetricsLogger:
             self._writer = None
 
 
-__all__ = ["STEP_KEYS", "CollapseDetector", "MetricsLogger", "Rollout", "pass_at", "step_metrics"]
+__all__ = ["STEP_KEYS", "CollapseDetector", "MetricsLogger", "Rollout", "group_solve_rates", "step_metrics"]

@@ -1,4 +1,4 @@
-"""The one interface every domain's verifier implements."""
+"""The one interface every domain's verifier implements (``RowError``/``require_str`` come from ``prover.data.rows``)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,8 @@ import abc
 import asyncio
 from typing import Any, Mapping, Sequence
 
+from prover.data.rows import RowError, require_str
 from prover.types import Problem, Verdict
-
-
-class RowError(ValueError):
-    """A malformed input row: names the field that is wrong and why."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"field {field!r}: {message}")
-        self.field = field
-        self.message = message
-
-
-def require_str(row: Mapping[str, Any], field: str, *, allow_empty: bool = False) -> str:
-    """Read a string field from an input row, raising ``RowError`` naming it."""
-    if field not in row:
-        raise RowError(field, "is missing")
-    value = row[field]
-    if not isinstance(value, str):
-        raise RowError(field, f"must be a string, got {type(value).__name__}")
-    if not allow_empty and not value.strip():
-        raise RowError(field, "must not be empty")
-    return value
 
 
 def cap_text(text: str, cap: int, *, marker: str = "\n... [feedback truncated]") -> tuple[str, bool]:
@@ -56,9 +36,15 @@ class Verifier(abc.ABC):
         return await asyncio.to_thread(self.verify, problems, responses)
 
     @classmethod
-    @abc.abstractmethod
     def problem_from_row(cls, row: Mapping[str, Any]) -> Problem:
-        """Build a ``Problem`` from one ``prover verify`` input row; raise ``RowError``."""
+        """Build a ``Problem`` from one input row; raise ``RowError``.
+
+        The one row parser is ``prover.data.problem_from_row`` (``prover verify`` uses it);
+        a domain overrides this only to add checks of its own.
+        """
+        from prover.data import problem_from_row
+
+        return problem_from_row(row, cls.domain)
 
     def close(self) -> None:
         """Release processes and files. Idempotent."""

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 from prover.text import clean_obj, clean_text
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import RowError, Verifier, cap_text, check_lengths, require_str
-from prover.verifiers.code.extract import Extraction, called_names, extract_code, is_code_prompt
+from prover.formats.code import Extraction, called_names, extract_code, is_code_prompt
 from prover.verifiers.code.sandbox import MODES, Limits, SandboxPool, default_workers, resolve_mode
 
 FEEDBACK_MODES = ("detailed", "binary")

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import RowError, Verifier, check_lengths, require_str
 from prover.verifiers.lean.config import LeanConfig
-from prover.verifiers.lean.extract import extract_proof, split_header, theorem_name
+from prover.formats.lean import extract_proof, split_header, theorem_name
 from prover.verifiers.lean.feedback import build_feedback
 from prover.verifiers.lean.policy import PolicyConfig, disallowed_axioms, refused
 from prover.verifiers.lean.pool import LeanPool, PoolResult

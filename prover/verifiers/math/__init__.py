@@ -7,7 +7,7 @@ all of it in a killable helper process under a deadline (``equivalence.py``).
 part of the verdict. See docs/math_verifier.md.
 """
 
-from prover.verifiers.math.extract import answer_window, boxed_spans, format_ok
+from prover.formats.math import answer_window, boxed_spans, format_ok
 from prover.verifiers.math.verifier import BINARY_FEEDBACK, MathVerifier, MathVerifierConfig
 
 __all__ = ["BINARY_FEEDBACK", "MathVerifier", "MathVerifierConfig", "answer_window", "boxed_spans", "format_ok"]

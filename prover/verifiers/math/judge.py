@@ -21,7 +21,7 @@ from itertools import product
 from typing import Any
 
 from prover.verifiers.math import strict
-from prover.verifiers.math.extract import MAX_BOX_CHARS, answer_window, boxed_spans
+from prover.formats.math import MAX_BOX_CHARS, answer_window, boxed_spans
 from prover.verifiers.math.guards import defuse
 
 MAX_DISTINCT_BOXES = 6

@@ -128,7 +128,7 @@ def approximate(answer: str) -> bool:
 
 def nested_box(content: str) -> bool:
     """Does a box hold another box plus something else (``\\boxed{\\boxed{3}4}``)?"""
-    from prover.verifiers.math.extract import boxed_spans
+    from prover.formats.math import boxed_spans
 
     if "\\boxed" not in content and "\\fbox" not in content:
         return False

@@ -1,9 +1,14 @@
 """Pull the solution's Python program out of a model response.
 
+This is the one answer format of the code domain: the verifier's extraction,
+the format reward (``prover.rl.rewards``) and the prompt builders
+(``prover.prompts``) all pick the answer block with ``answer_block``.
+
 Rules, in order:
 
-1. Fenced code (```python, ```py, or an untagged fence): the last Python block
-   that defines the entry point, else the last Python block. A block whose
+1. Fenced code (a fence whose language is in ``PYTHON_LANGS``: ```python,
+   ```py, untagged...): the last such block that defines the entry point, else
+   the last one. A block whose
    closing fence is missing runs to the end of the response.
 2. No fence, and the prompt is code (HumanEval style) and the response starts
    with an indented line: the response continues the prompt's function.
@@ -30,6 +35,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
+# Fence languages read as Python (lower-cased; "" = an untagged fence). Change it here and
+# extraction, the format reward and the prompt builders change together.
 PYTHON_LANGS = frozenset({"", "python", "py", "python3", "py3", "ipython", "sage"})
 # Every pattern here sees model text: possessive quantifiers (*+, ++) never backtrack, so each
 # match is linear in the line (tests/test_regex_linear.py feeds each one its worst case).
@@ -283,13 +290,8 @@ def extract_code(response: str, *, prompt: str = "", entry_point: str = "") -> E
         return Extraction(False, reason="empty", message="The response is empty; it must contain the Python solution.")
     prompt_code = prompt if is_code_prompt(prompt, entry_point) else ""
 
-    blocks = [b for b in find_code_blocks(text) if b.lang in PYTHON_LANGS and b.code.strip()]
-    if blocks:
-        chosen = blocks[-1]
-        if entry_point:
-            defining = [b for b in blocks if _mentions_def(b.code, entry_point)]
-            if defining:
-                chosen = defining[-1]
+    chosen = answer_block(text, entry_point)
+    if chosen is not None:
         code = chosen.code
         can_be_cut = not chosen.closed
         return _program_from(code, "fenced", prompt_code, entry_point, can_be_cut)
@@ -306,6 +308,23 @@ def extract_code(response: str, *, prompt: str = "", entry_point: str = "") -> E
         return Extraction(False, reason="no_code", message="No Python code found in the response; put the solution in a ```python block.")
     code = _strip_prose(lines[start:])
     return _program_from(code, "plain", prompt_code, entry_point, True)
+
+
+def python_blocks(text: str) -> list[CodeBlock]:
+    """The non-empty fenced blocks of ``text`` whose language is in ``PYTHON_LANGS``."""
+    return [b for b in find_code_blocks(text.replace("\r\n", "\n")) if b.lang in PYTHON_LANGS and b.code.strip()]
+
+
+def answer_block(text: str, entry_point: str = "") -> CodeBlock | None:
+    """The answer's block: the last Python block that defines ``entry_point``, else the last one."""
+    blocks = python_blocks(text)
+    if not blocks:
+        return None
+    if entry_point:
+        defining = [b for b in blocks if _mentions_def(b.code, entry_point)]
+        if defining:
+            return defining[-1]
+    return blocks[-1]
 
 
 def _program_from(code: str, kind: str, prompt_code: str, entry_point: str, can_be_cut: bool) -> Extraction:

@@ -1,7 +1,13 @@
 """Get the complete Lean code out of a model's response, never a truncated half.
 
+This is the one answer format of the Lean domain: the verifier's extraction,
+the format reward (``prover.rl.rewards``) and the prompt builders
+(``prover.prompts``) all find the answer block with ``lean_blocks`` /
+``last_lean_block``.
+
 Rules:
-- the last ```lean4 (or ```lean) block is the answer; a response that stops
+- the last fenced block whose language is in ``FENCE_LANGUAGES`` (```lean4 or
+  ```lean, any letter case) is the answer; a response that stops
   inside its last block (no closing fence) was truncated and is rejected;
 - the block is either a full theorem (helper lemmas and definitions before it
   are allowed) or a proof body that continues the formal statement;
@@ -14,8 +20,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# Fence languages of an answer block; the first is the one prompts ask for. Change it here and
+# extraction, the format reward and the prompt builders change together.
+FENCE_LANGUAGES: tuple[str, ...] = ("lean4", "lean")
 # Possessive quantifiers: linear on any model text (tests/test_regex_linear.py).
-_FENCE_OPEN = re.compile(r"^[ \t]*+```[ \t]*+(lean4|lean)[ \t]*+$", re.IGNORECASE)
+_FENCE_OPEN = re.compile(r"^[ \t]*+```[ \t]*+(" + "|".join(map(re.escape, FENCE_LANGUAGES)) + r")[ \t]*+$", re.IGNORECASE)
 _FENCE_ANY = re.compile(r"^[ \t]*+```")
 _DECL = re.compile(r"^\s*+(?:@\[[^\]]*+\]\s*+)*+(?:private\s++|protected\s++|noncomputable\s++)*+(theorem|lemma|example|def|abbrev)\b\s*+([^\s(:{\[⦃]*+)")
 
@@ -47,28 +56,43 @@ def split_header(header: str) -> tuple[str, str]:
     return "\n".join(imports).strip(), "\n".join(rest).strip()
 
 
-def last_lean_block(text: str) -> tuple[str | None, bool]:
-    """(code of the last lean block, truncated?). Truncated: the last block never closes."""
+@dataclass(frozen=True)
+class LeanBlock:
+    """One Lean answer block: lines ``start`` (opening fence) to ``end`` (closing fence, None: never closed)."""
+
+    start: int
+    end: int | None
+    code: str
+
+
+def lean_blocks(text: str) -> list[LeanBlock]:
+    """Every Lean block of ``text`` in order; any fence line closes a block, an unclosed one runs to the end."""
     lines = text.splitlines()
-    last: str | None = None
+    blocks: list[LeanBlock] = []
     i = 0
-    truncated = False
     while i < len(lines):
         if _FENCE_OPEN.match(lines[i]):
             j = i + 1
             while j < len(lines) and not _FENCE_ANY.match(lines[j]):
                 j += 1
             if j >= len(lines):
-                truncated = True
-                last = None
+                blocks.append(LeanBlock(i, None, "\n".join(lines[i + 1 :])))
                 break
-            last = "\n".join(lines[i + 1 : j])
+            blocks.append(LeanBlock(i, j, "\n".join(lines[i + 1 : j])))
             i = j + 1
         else:
             i += 1
-    if truncated:
+    return blocks
+
+
+def last_lean_block(text: str) -> tuple[str | None, bool]:
+    """(code of the last lean block, truncated?). Truncated: the last block never closes."""
+    blocks = lean_blocks(text)
+    if not blocks:
+        return None, False
+    if blocks[-1].end is None:
         return None, True
-    return last, False
+    return blocks[-1].code, False
 
 
 def _strip_header_imports(code: str, header_imports: str) -> str:

@@ -1,0 +1,86 @@
+"""``ReplayGRPOTrainer``: TRL's ``GRPOTrainer`` with the replay core plugged into four hooks, and nothing else.
+
+* ``_generate_and_score_completions``: the dataset holds placeholder *slots*;
+  before TRL generates, ``ReplayDriver.begin_round`` fills the batch's slots with
+  the replay core's mixed batch (built online from the store, so no static
+  dataset can hold it); after scoring, ``finish_round`` stores the outcomes;
+* ``_generate``: ``ReplayDriver.generate`` runs TRL's generation for the fresh
+  stream first and verifies it while the correction stream is generated;
+* ``_save_checkpoint`` / ``_get_output_dir``: TRL's checkpoint is written into a
+  staging directory, the replay store and driver state are added, and the
+  directory is committed atomically (``prover.rl.checkpoint``).
+
+The hooks are private TRL API: ``prover.rl.trl_compat`` names them and checks
+the installed version before a trainer is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from trl import GRPOTrainer
+
+from prover.rl import checkpoint as ckpt_io
+from prover.rl.driver import ReplayDriver
+from prover.rl.rounds import VerifierReward
+from prover.rl.trl_compat import check_versions
+
+
+class ReplayGRPOTrainer(GRPOTrainer):
+    """``GRPOTrainer`` whose batches come online from the replay core (see the module docstring)."""
+
+    def __init__(self, *args: Any, driver: ReplayDriver, reward: VerifierReward, **kwargs: Any) -> None:
+        check_versions()
+        super().__init__(*args, reward_funcs=[reward], **kwargs)
+        self.driver = driver
+        driver.attach(self)
+        reward.driver = driver
+        self._staging_dir: Path | None = None
+
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        rows = self.driver.begin_round(inputs, training=self.model.training)
+        try:
+            out = super()._generate_and_score_completions(rows)
+            self.driver.finish_round(self.driver.round)
+        finally:
+            self.driver.round = None
+        self.driver.phase_hook("training")
+        return out
+
+    def _generate(self, prompts: list) -> tuple:
+        rnd = self.driver.round
+        if rnd is None or self.tools or self.rollout_func is not None:
+            return super()._generate(prompts)
+        return self.driver.generate(rnd, prompts, super()._generate)
+
+    def _get_output_dir(self, trial: Any) -> str:
+        if self._staging_dir is not None:
+            return str(self._staging_dir)
+        return super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        run_dir = Path(self.args.output_dir)
+        stage = ckpt_io.staging_root(run_dir)
+        if self.accelerator.is_main_process:
+            ckpt_io.clean_staging(run_dir)
+        self.accelerator.wait_for_everyone()
+        self._staging_dir = stage
+        self.driver.phase_hook("saving checkpoint")
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging_dir = None
+        name = f"{ckpt_io.PREFIX}{self.state.global_step}"
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            replay = self.driver.replay
+            db = replay.cfg.db_path if replay is not None else None
+            ckpt_io.save_prover_state(stage / name, self.driver.state_dict(), db)
+            ckpt_io.commit(stage / name, run_dir / name)
+            ckpt_io.rotate(run_dir, self.driver.prover_cfg.save_total_limit)
+            ckpt_io.clean_staging(run_dir)
+        self.accelerator.wait_for_everyone()
+
+
+__all__ = ["ReplayGRPOTrainer"]
