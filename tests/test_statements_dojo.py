@@ -46,6 +46,8 @@ def test_reader_on_the_fixture_gives_lean_problems_with_meta():
 def test_reader_accepts_a_split_directory_a_file_and_a_limit():
     assert [p.id for p in dojo.load_leandojo(FIXTURE / "random", "val")] == ["Mini.mod_two_lt"]
     assert len(dojo.load_leandojo(FIXTURE / "random" / "train.json", limit=3)) == 3
+    light = dojo.load_leandojo(FIXTURE, "val", keep_tactics=False)[0]
+    assert light.meta["tactics"] == [] and light.meta["premises"] == ["Nat.mod_lt"]
     with pytest.raises(FileNotFoundError, match="no LeanDojo split file"):
         dojo.load_leandojo(FIXTURE, "train", layout="novel_premises")
     with pytest.raises(ValueError, match="split must be one of"):

@@ -41,6 +41,7 @@ _ID_ALIASES = {"Nat": "ℕ", "Int": "ℤ", "Rat": "ℚ", "Real": "ℝ", "Complex
 _QUANTIFIERS = {"∀", "∃", "λ", "∑", "∏", "⋃", "⋂", "Π", "Σ", "∃!"}
 _OPEN, _CLOSE = "([{⦃", ")]}⦄"
 _BINDER_END = {",", "↦", "in", "∈", "|", "∣"}
+_BINDER_SCAN = 64  # tokens read after a quantifier for its binders (bounds the work on hostile text)
 
 
 # -- text ------------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def bound_names(toks: Sequence[str]) -> set[str]:
     for k, t in enumerate(toks):
         if t in _QUANTIFIERS:
             depth = 0
-            for u in toks[k + 1:]:
+            for u in toks[k + 1:k + 1 + _BINDER_SCAN]:
                 if u in _OPEN:
                     depth += 1
                 elif u in _CLOSE:

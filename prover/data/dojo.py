@@ -199,7 +199,7 @@ def premises_of(tactics: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def problem_from_dojo_row(row: Mapping[str, Any], where: str, *, header: str = "", split: str = "",
-                          statement_from: str = "auto") -> Problem:
+                          statement_from: str = "auto", keep_tactics: bool = True) -> Problem:
     """One ``Problem`` from a LeanDojo Benchmark theorem row; raises ``DojoDataError`` naming the field.
 
     ``statement_from``: ``source`` (``theorem_statement`` only), ``state`` (the first
@@ -239,7 +239,7 @@ def problem_from_dojo_row(row: Mapping[str, Any], where: str, *, header: str = "
     proof = row.get("proof") if isinstance(row.get("proof"), str) else ""
     meta = {"name": name, "file": file_path, "start": start, "end": end, "premises": premises_of(tactics),
             "proof": proof, "tactics": [{k: t.get(k) for k in ("tactic", "annotated_tactic", "state_before",
-                                                                   "state_after")} for t in tactics],
+                                                                   "state_after")} for t in tactics] if keep_tactics else [],
             "url": row.get("url", ""), "commit": row.get("commit", ""), "split": split, "source": "leandojo",
             "statement_from": origin}
     return Problem(id=name, domain="lean", statement=statement, header=row_header or header, meta=meta)
@@ -294,14 +294,16 @@ def _find_corpus(split_file: Path) -> Path | None:
 
 
 def load_leandojo(path: str | Path, split: str = "train", *, layout: str = "random", limit: int | None = None,
-                  header: str = "", statement_from: str = "auto", skip_bad: bool = False) -> list[Problem]:
+                  header: str = "", statement_from: str = "auto", skip_bad: bool = False,
+                  keep_tactics: bool = True) -> list[Problem]:
     """Theorems of a LeanDojo Benchmark-layout data set as ``Problem`` rows, in file order.
 
     ``path``: a benchmark root, a split directory or a ``.json`` file. ``header``: used
     when a row has none and no ``corpus.jsonl`` gives its file's imports (e.g.
     ``"import Mathlib\\n"``). ``skip_bad``: skip rows whose statement cannot be read
-    (counted in ``meta`` of nothing; use ``False`` to fail on the first, with file, row
-    and field). A repeated ``full_name`` is always an error.
+    instead of failing on the first (whose message names the file, row and field).
+    ``keep_tactics=False`` leaves ``meta["tactics"]`` empty (the states of a large set
+    take gigabytes). A repeated ``full_name`` is always an error.
     """
     if split not in DOJO_SPLITS:
         raise ValueError(f"split must be one of {DOJO_SPLITS}, got {split!r}")
@@ -327,7 +329,7 @@ def load_leandojo(path: str | Path, split: str = "train", *, layout: str = "rand
         file_header = header_from_imports(imports[row["file_path"]]) if row.get("file_path") in imports else header
         try:
             problem = problem_from_dojo_row(row, where, header=file_header, split=split,
-                                            statement_from=statement_from)
+                                            statement_from=statement_from, keep_tactics=keep_tactics)
         except DojoDataError:
             if skip_bad:
                 continue
