@@ -470,6 +470,7 @@ def trace_repo(url: str, commit: str, out_file: str | Path, *, build_deps: bool 
 
     The output is a JSON list in the LeanDojo Benchmark layout (``load_leandojo`` reads
     it) with ``theorem_statement``, ``header`` (the file's imports) and ``proof`` added.
+    Only the repository's own theorems with tactic proofs are written.
     Needs ``lean-dojo``, git, and elan with the repository's toolchain; LeanDojo caches
     traces under ``$CACHE_DIR`` (default ``~/.cache/lean_dojo``). Returns the row count.
     """
@@ -482,8 +483,8 @@ def trace_repo(url: str, commit: str, out_file: str | Path, *, build_deps: bool 
     rows: list[dict[str, Any]] = []
     headers: dict[str, str] = {}
     for thm in traced.get_traced_theorems():
-        if not thm.has_tactic_proof():
-            continue
+        if thm.repo != traced.repo or not thm.has_tactic_proof():
+            continue  # a dependency's theorem (with build_deps), or a term-mode proof
         proof = thm.get_tactic_proof()
         if proof is None:
             continue
