@@ -59,7 +59,7 @@ class BuildConfig:
     columns: dict[str, str] = field(default_factory=dict, metadata={"help": "field -> column (name, formal_statement, header, informal, proof)"})
     header: str = field(default="", metadata={"help": "header for rows that have none (e.g. 'import Mathlib')"})
     limit: int = field(default=0, metadata={"help": "read at most this many statements (0: all)"})
-    eval_sets: list[str] = field(default_factory=lambda: list(decontam.EVAL_SETS), metadata={"help": "built-in evaluation sets"})
+    eval_sets: list[str] = field(default_factory=lambda: list(decontam.EVAL_SETS), metadata={"help": "built-in evaluation sets, comma-separated: SET or SET:SPLIT (minif2f:test)"})
     eval_extra: dict[str, str] = field(default_factory=dict, metadata={"help": "more evaluation sets: name -> Lean JSONL"})
     lean: str = field(default="none", metadata={"help": "Lean type identity: none, literals (candidate pairs) or all"})
     backend: str = field(default="wasm", metadata={"help": "Lean backend for --lean: wasm (core) or native (Mathlib)"})
@@ -88,10 +88,11 @@ class BuildConfig:
             raise ValueError(f"order must be 'curriculum' or 'input', got {self.order!r}")
         if self.limit < 0 or self.holdout_val < 0 or self.holdout_test < 0 or self.workers < 1:
             raise ValueError("limit, holdout_val and holdout_test must be >= 0 and workers >= 1")
-        unknown = set(self.eval_sets) - set(decontam.EVAL_SETS)
+        unknown = {s for s in self.eval_sets if s.partition(":")[0] not in decontam.EVAL_SETS
+                   or s.partition(":")[2] not in ("", "valid", "test")}
         if unknown:
-            raise ValueError(f"eval_sets: unknown {sorted(unknown)}; built-in sets are {decontam.EVAL_SETS} "
-                             "(give others with eval_extra NAME=PATH)")
+            raise ValueError(f"eval_sets: unknown {sorted(unknown)}; built-in sets are {decontam.EVAL_SETS}, "
+                             "optionally as SET:valid or SET:test (give others with eval_extra NAME=PATH)")
 
 
 def _pairs(text: str, flag: str) -> dict[str, str]:

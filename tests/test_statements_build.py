@@ -60,3 +60,7 @@ def test_bad_configurations_say_how_to_fix_them(build):
     with pytest.raises(SystemExit, match="unknown"):
         build.parse_config(["--leandojo", "x", "--out", "x", "--eval-sets", "minif2f_valid"])
     assert build.parse_config(["--config", str(ROOT / "configs" / "statements.yaml")]).repo.startswith("https://")
+    cfg = build.parse_config(["--leandojo", "x", "--out", "x", "--eval-sets", "minif2f:test, proofnet"])
+    assert cfg.eval_sets == ["minif2f:test", "proofnet"]
+    with pytest.raises(SystemExit, match="unknown"):
+        build.parse_config(["--leandojo", "x", "--out", "x", "--eval-sets", "minif2f:train"])

@@ -84,6 +84,16 @@ def test_bad_options_are_refused(core):
         decontam.decontaminate([], {"x": core}, lean_pairs="some")
     with pytest.raises(ValueError, match="unknown evaluation set"):
         decontam.load_eval_sets(["minif2f_valid"])
+    with pytest.raises(ValueError, match="split must be one of"):
+        decontam.load_eval_sets(["minif2f_core:dev"])
+
+
+def test_training_on_one_split_is_checked_against_the_other_only(core):
+    valid = [p for p in core if p.meta["split"] == "valid"]
+    evals = decontam.load_eval_sets(["minif2f_core:test"])
+    assert evals["minif2f_core:test"] and all(p.meta["split"] == "test" for p in evals["minif2f_core:test"])
+    kept, report = decontam.decontaminate(valid, evals)
+    assert kept == valid and report["dropped"] == 0  # MiniF2F-core's valid and test share no statement
 
 
 def test_renamed_and_closed():

@@ -209,17 +209,24 @@ def _read_verdict(v: Any) -> TypeCheck:
 
 # -- the pass ----------------------------------------------------------------------------------
 def load_eval_sets(names: Iterable[str] = EVAL_SETS, extra: Mapping[str, str | Path] | None = None) -> dict[str, list[Problem]]:
-    """Evaluation statements by set name (both splits): built-in ``EVAL_SETS`` plus ``extra`` name -> JSONL path."""
+    """Evaluation statements by set name: built-in ``EVAL_SETS`` plus ``extra`` name -> Lean JSONL path.
+
+    A name is ``SET`` (both splits) or ``SET:SPLIT`` (``minif2f:test``: only that split, e.g.
+    when training on MiniF2F-valid and evaluating on MiniF2F-test).
+    """
     from prover.data import lean as lean_data
 
     loaders = {"minif2f": lean_data.load_minif2f, "proofnet": lean_data.load_proofnet,
                "minif2f_core": lean_data.load_minif2f_core}
     out: dict[str, list[Problem]] = {}
     for name in names:
-        if name not in loaders:
-            raise ValueError(f"unknown evaluation set {name!r}: built-in sets are {EVAL_SETS}; give others as "
-                             f"extra={{name: path}}")
-        out[name] = loaders[name]()
+        base, _, split = name.partition(":")
+        if base not in loaders:
+            raise ValueError(f"unknown evaluation set {name!r}: built-in sets are {EVAL_SETS} (optionally "
+                             f"SET:valid or SET:test); give others as extra={{name: path}}")
+        if split and split not in lean_data.SPLITS:
+            raise ValueError(f"evaluation set {name!r}: split must be one of {lean_data.SPLITS}")
+        out[name] = loaders[base](split or None)
     for name, path in (extra or {}).items():
         out[name] = lean_data.load_lean_jsonl(path, duplicates="rename", skip_defs=True)
     return out
