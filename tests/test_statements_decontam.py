@@ -129,3 +129,25 @@ def test_lean_type_identity_catches_a_regrouped_copy_and_keeps_a_different_state
     checks = decontam.lean_type_checks(lean_verifier, list(zip(src, state)) + [(src[0], src[1])])
     assert [c.same for c in checks] == [True, True, True, False]  # the last pair: two different theorems
     assert checks[0].reason == "elaborated types compared"
+
+
+def test_training_source_drops_statements_of_the_evaluation_split():
+    """problems.decontaminate: MiniF2F-core's test statements overlap MiniF2F-test and are dropped."""
+    from prover.rl.config import load_config
+    from prover.rl.problems import ProblemSource
+
+    cfg = load_config(None, ["--domain=lean", "--problems.source=minif2f_core", "--problems.split=all",
+                             "--problems.decontaminate=[minif2f:test]"])
+    source = ProblemSource(cfg)
+    report = source.overlap_report
+    assert report is not None and report["train"] == 129
+    assert {p.meta["split"] for p in source.fixed} == {"valid"}
+    assert report["kept"] == len(source.fixed) == 129 - report["dropped"]
+    assert all(o["eval_split"] == "test" for o in report["overlaps"])
+
+
+def test_decontaminate_setting_is_checked():
+    from prover.rl.config import ConfigError, load_config
+
+    with pytest.raises((ConfigError, ValueError), match="decontaminate"):
+        load_config(None, ["--domain=lean", "--problems.source=minif2f_core", "--problems.decontaminate=[mbpp]"])

@@ -171,7 +171,7 @@ def lean_type_checks(verifier: Any, pairs: Sequence[tuple[Problem, Problem]], *,
     ``invalid`` (the response uses ``sorry``); only the details are read. Pairs whose B
     needs imports A's header lacks are not sent (``same=None``).
     """
-    from prover.verifiers.lean.extract import theorem_name
+    from prover.formats.lean import theorem_name
 
     checks: list[TypeCheck | None] = [None] * len(pairs)
     todo: list[int] = []

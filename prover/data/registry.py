@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from prover.data import code, lean, math
+from prover.data import code, dojo, lean, math
 from prover.data.problems import load_problem_file, problem_from_row
 from prover.data.rows import DataError, RowError
 from prover.types import DOMAINS, Problem
@@ -54,6 +54,8 @@ LOADERS: dict[str, Callable[[str, str | None, int], list[Problem]]] = {
     "humaneval": lambda split, path, limit: code.load_humaneval(path, limit or None),
     "mbpp": lambda split, path, limit: code.load_mbpp(path, limit or None, split=split),
     "gsm8k": lambda split, path, limit: math.load_gsm8k(split, path, limit or None),
+    "leandojo": lambda split, path, limit: dojo.load_leandojo(path, split, limit=limit or None, keep_tactics=False),
+    "statements": lambda split, path, limit: dojo.load_statements(path, limit=limit or None),
 }
 LEAN_SPLITS = ("valid", "test", "all")
 DATASETS: dict[str, Dataset] = {d.name: d for d in (
@@ -65,6 +67,10 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("mbpp", "code", ("prompt", "test", "validation", "train", "all"), "test", help="MBPP (974 problems)"),
     Dataset("gsm8k", "math", ("train", "test"), "test", help="GSM8K"),
     Dataset("jsonl", "", ("all",), "all", needs_path=True, help="any problem file (give the domain)"),
+    Dataset("leandojo", "lean", ("train", "val", "test"), "train", needs_path=True,
+            help="a traced LeanDojo Benchmark-layout data set (prover.data.dojo)"),
+    Dataset("statements", "lean", ("all",), "all", needs_path=True,
+            help="statements.jsonl written by scripts/build_statements.py (decontaminated)"),
 )}
 
 

@@ -259,6 +259,10 @@ class ProblemsOptions:
     columns: dict[str, str] = field(default_factory=dict, metadata={"help": "hf: datasets: {dataset column: row "
                                                                              "field}, e.g. {question: prompt}."})
     limit: int = field(default=0, metadata={"help": "Use only the first N problems of the dataset (0 = all)."})
+    decontaminate: list[str] = field(default_factory=list, metadata={
+        "help": "Evaluation sets the training statements must not overlap (prover.data.decontam): SET or SET:SPLIT "
+                "of minif2f, proofnet, minif2f_core, e.g. [minif2f:test, proofnet]; overlaps (normalised text) are "
+                "dropped and listed in <run_dir>/overlap_report.json. Empty = no check."})
     pool_size: int = field(default=16, metadata={"help": "Fresh candidates offered to the mixer per step (generator); "
                                                           "it picks by difficulty weight."})
     difficulty: DifficultyConfig = field(default_factory=DifficultyConfig,
@@ -272,6 +276,14 @@ class ProblemsOptions:
             raise ValueError(f"problems.pool_size={self.pool_size}: use a positive count, e.g. 16")
         if self.limit < 0:
             raise ValueError(f"problems.limit={self.limit}: use 0 (all) or a positive count")
+        for name in self.decontaminate:
+            base = str(name).partition(":")[0]
+            if base not in ("minif2f", "proofnet", "minif2f_core"):
+                raise ValueError(f"problems.decontaminate: {name!r} is not an evaluation set; use minif2f, proofnet or "
+                                 "minif2f_core, optionally with :valid or :test")
+        if self.decontaminate and self.source == "generator":
+            raise ValueError("problems.decontaminate needs a dataset source (the core-Lean generator's theorems are "
+                             "synthetic): set problems.source or leave decontaminate empty")
 
 
 @dataclass

@@ -25,11 +25,16 @@ class ProblemSource:
         self.generator: CoreLeanGenerator | None = None
         self.controller: DifficultyController | None = None
         self.fixed: list[Problem] = []
+        self.overlap_report: dict[str, Any] | None = None  # problems.decontaminate: what was dropped, and why
         if p.source == "generator":
             self.generator = CoreLeanGenerator(seed=cfg.seed, max_level=p.difficulty.max_level)
             self.controller = DifficultyController(p.difficulty)
         else:
             self.fixed = load_problem_list(p.source, p.path, p.split, cfg.domain, p.limit, p.columns)
+            if p.decontaminate:
+                from prover.data.decontam import decontaminate, load_eval_sets
+
+                self.fixed, self.overlap_report = decontaminate(self.fixed, load_eval_sets(p.decontaminate))
 
     @property
     def level(self) -> int | None:

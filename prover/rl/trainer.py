@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from prover.rl.trl_compat import check_versions, quiet_gradient_checkpointing_re
 from prover.rl.verifier_handle import VerifierHandle, make_verifier
 from prover.verifiers.base import Verifier
 
+
+log = logging.getLogger(__name__)
 
 @dataclass
 class RunResult:
@@ -194,6 +197,12 @@ def run(cfg: TrainConfig, *, model: Any = None, tokenizer: Any = None, verifier:
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
         source = ProblemSource(cfg) if main else None
+        if source is not None and source.overlap_report is not None:
+            from prover.data.decontam import write_report
+
+            report = write_report(run_dir / "overlap_report.json", source.overlap_report)
+            log.info("decontamination: kept %d of %d training statements (report: %s)",
+                     source.overlap_report["kept"], source.overlap_report["train"], report)
         if main:
             replay = ReplayCore(replay_cfg, token_counter=chat_token_counter(tokenizer))
             metrics = MetricsLogger(run_dir, tensorboard=cfg.metrics.tensorboard, resume_step=resume_step)
