@@ -13,7 +13,6 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import time
 import uuid
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Mapping

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -274,7 +273,6 @@ class KiminaVerifier(Verifier):
         self._spreader = UrlSpreader(self.config.urls)
         self._client = httpx.Client(limits=httpx.Limits(max_connections=self.workers + 4))
         self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kimina")
-        self._lock = threading.Lock()
         self._closed = False
 
     @classmethod
