@@ -12,7 +12,10 @@ import pytest
 from prover.types import Status
 from prover.verifiers.code import CodeVerifier, CodeVerifierConfig
 from prover.verifiers.ray_pool import RayConfig, make_ray_verifier
-from tests.serve_helpers import code_row
+try:
+    from serve_helpers import code_row
+except ImportError:  # run from the repository root
+    from tests.serve_helpers import code_row
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow

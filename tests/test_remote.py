@@ -13,7 +13,10 @@ from prover.types import Problem, Status
 from prover.verifiers.code import CodeVerifier
 from prover.verifiers.math import MathVerifier
 from prover.verifiers.remote import RemoteConfig, make_remote_verifier, remote_class
-from tests.serve_helpers import code_row, math_rows
+try:
+    from serve_helpers import code_row, math_rows
+except ImportError:  # run from the repository root
+    from tests.serve_helpers import code_row, math_rows
 
 
 def dead_url() -> str:

@@ -12,7 +12,10 @@ import pytest
 
 from prover.cli import main as prover_main
 from prover.serve import ServeConfig, ServeThread
-from tests.serve_helpers import code_row, kill_group, math_rows, sandbox_groups, short
+try:
+    from serve_helpers import code_row, kill_group, math_rows, sandbox_groups, short
+except ImportError:  # run from the repository root
+    from tests.serve_helpers import code_row, kill_group, math_rows, sandbox_groups, short
 
 TOKEN = "s3cret-token"
 

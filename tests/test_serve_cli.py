@@ -16,7 +16,10 @@ import pytest
 
 from prover.serve import ServeConfig, add_arguments
 from prover.serve.server import config_from_args
-from tests.serve_helpers import code_row
+try:
+    from serve_helpers import code_row
+except ImportError:  # run from the repository root
+    from tests.serve_helpers import code_row
 
 REPO = Path(__file__).resolve().parents[1]
 
