@@ -144,3 +144,12 @@ def test_config_checks():
     with pytest.raises(ValueError, match="http"):
         KiminaConfig(urls=("localhost:8000",))
     assert "Lean.ofReduceBool" in KiminaConfig(allow_native_decide=True).allowed_axioms
+
+
+def test_a_failing_axiom_report_is_an_error_not_a_verdict_on_the_proof():
+    _, lay = layout()
+    broken = msg(body_line(lay, lay.audit_line), "(kernel) unknown declaration", "error")
+    v = judge(answer(broken), lay, POLICY, CFG, "full")
+    assert v.status is Status.ERROR and "unknown declaration" in v.feedback
+    model_err = msg(body_line(lay, lay.code_start + 1), "omega could not prove the goal", "error")
+    assert judge(answer(model_err, broken), lay, POLICY, CFG, "full").status is Status.INVALID

@@ -199,7 +199,7 @@ def judge(answer: Mapping[str, Any], layout: Layout, policy: PolicyConfig, confi
     def file_line(m: Mapping[str, Any]) -> int:
         return _line(m) + offset
 
-    mapped, ours, ref_errors = [], [], []
+    mapped, ours, ref_errors, audit_errors = [], [], [], []
     for m in messages:
         fl = file_line(m)
         sev = str(m.get("severity", "info"))
@@ -209,7 +209,9 @@ def judge(answer: Mapping[str, Any], layout: Layout, policy: PolicyConfig, confi
             continue
         line = layout.shown_line(fl)
         if line is None:
-            if sev == "error":
+            if sev == "error" and fl == layout.audit_line:
+                audit_errors.append(str(m.get("data", "")))
+            elif sev == "error":
                 ours.append(str(m.get("data", "")))
             continue
         pos, end = m.get("pos") or {}, m.get("endPos") or {}
@@ -241,12 +243,12 @@ def judge(answer: Mapping[str, Any], layout: Layout, policy: PolicyConfig, confi
     bad = [a for a in disallowed_axioms(axioms or [], policy) if a != "sorryAx"]
     if bad:
         problems.append(f"The proof depends on axioms beyond {', '.join(policy.allowed_axioms)}: {', '.join(bad)}.")
-    details = {**base, "messages": mapped, "axioms": axioms or [], "type_matches": not ours}
+    details = {**base, "messages": mapped, "axioms": axioms or [], "type_matches": not ours, "check_errors": ours[:5]}
     if not errors and not problems and not ours:
-        if axioms is None:
-            return Verdict(Status.ERROR, 0.0, feedback="kimina-lean-server did not report the axiom check of the proof "
-                           "(the answer is incomplete), so no verdict can be given.", details={**details, "reason": "audit_missing"},
-                           timings=timings)
+        if audit_errors or axioms is None:
+            why = f"it failed: {audit_errors[0][:300]}" if audit_errors else "the answer is incomplete"
+            return Verdict(Status.ERROR, 0.0, feedback=f"kimina-lean-server did not report the axiom check of the proof ({why}), "
+                           "so no verdict can be given.", details={**details, "reason": "audit_missing"}, timings=timings)
         return Verdict(Status.VALID, 1.0, details=details, timings=timings)
     text, over = build_feedback(layout.shown(), mapped, problems, max_errors=config.max_errors,
                                 context=config.context_lines, cap=config.feedback_cap)
