@@ -118,6 +118,7 @@ def test_deadline_gives_error_verdicts(client):
     assert res["status"] == "error" and res["details"]["reason"] == "deadline"
 
 
+@pytest.mark.slow
 def test_killed_sandbox_worker_mid_batch_every_row_gets_a_verdict(client):
     rows = [code_row(f"k{i}", sleep_s=1.5) for i in range(6)]
     out: dict = {}
@@ -144,6 +145,7 @@ def test_killed_sandbox_worker_mid_batch_every_row_gets_a_verdict(client):
     assert sum(x["status"] == "valid" for x in results) >= 5
 
 
+@pytest.mark.slow
 def test_full_queue_answers_429_with_retry_after():
     with ServeThread(ServeConfig(port=0, domains=("code",), workers=1, max_queue_rows=2, retry_after_s=3)).start() as srv, \
             httpx.Client(base_url=srv.url, timeout=60) as c:
@@ -163,6 +165,7 @@ def test_full_queue_answers_429_with_retry_after():
         assert 'prover_serve_rejected_total{reason="queue_full"} 1.0' in c.get("/metrics").text
 
 
+@pytest.mark.slow
 def test_load_concurrent_clients_lose_no_request():
     """8 clients x 6 requests against a 6-row queue; clients honour Retry-After; every row answered right."""
     rows = math_rows(6)
@@ -197,6 +200,7 @@ def test_load_concurrent_clients_lose_no_request():
         assert health["queue_rows"] == 0 and health["inflight_requests"] == 0
 
 
+@pytest.mark.slow
 def test_graceful_shutdown_gives_every_accepted_request_a_verdict():
     srv = ServeThread(ServeConfig(port=0, domains=("code",), workers=1, shutdown_grace_s=1.0)).start()
     answers: list = []

@@ -39,6 +39,7 @@ def test_arguments_build_a_checked_config(tmp_path):
         ServeConfig(deadline_s=0)
 
 
+@pytest.mark.slow
 def test_sigterm_drains_and_answers_accepted_requests():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "prover.serve", "--port", "0", "--domains", "code", "--workers", "1",
