@@ -90,6 +90,19 @@ def test_not_json_and_unserved_domain(client):
     assert r.status_code == 404
 
 
+def test_hostile_text_and_oversized_bodies(client, server):
+    rows = [{"id": "s\ud800", "answer": "2", "response": "\ud800\x00 so \\boxed{2}"}]
+    r = client.post("/v1/verify", content=json.dumps({"domain": "math", "rows": rows}).encode(),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json()["results"][0]["status"] == "valid"
+    big = b'{"domain": "math", "rows": []}' + b" " * (65 * 1024 * 1024)
+    r = client.post("/v1/verify", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    chunked = client.post("/v1/verify", content=iter([b'{"domain": "math", "rows": []}']), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 411
+    assert client.post("/v1/verify", json={"domain": "math", "rows": math_rows(1)}).status_code == 200
+
+
 def test_token_request_id_health_metrics(server, client):
     with httpx.Client(base_url=server.url, timeout=30) as anon:
         assert anon.get("/health").status_code == 200

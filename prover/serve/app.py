@@ -83,6 +83,14 @@ def create_app(config: ServeConfig, verifiers: Mapping[str, Verifier] | Callable
     async def request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
         given = request.headers.get("x-request-id", "")
         request.state.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        if request.method == "POST":
+            size = request.headers.get("content-length", "")
+            if not size.isdigit():
+                metrics.rejected.labels("body_size").inc()
+                return _json(411, {"error": "a Content-Length header is required"}, request)
+            if int(size) > config.max_body_mb * 1024 * 1024:
+                metrics.rejected.labels("body_size").inc()
+                return _json(413, {"error": f"request body of {int(size)} bytes is over the {config.max_body_mb:g} MiB limit"}, request)
         response = await call_next(request)
         response.headers.setdefault("X-Request-ID", request.state.request_id)
         route = request.scope.get("route")

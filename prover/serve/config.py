@@ -20,6 +20,7 @@ class ServeConfig:
     timeout_s: float = field(default=0.0, metadata={"help": "seconds per check (0 = the domain's default)"})
     max_queue_rows: int = field(default=1024, metadata={"help": "rows admitted (queued + running) at once; past it requests get HTTP 429 + Retry-After"})
     max_rows_per_request: int = field(default=4096, metadata={"help": "largest batch one request may carry (HTTP 413 beyond)"})
+    max_body_mb: float = field(default=64.0, metadata={"help": "largest request body, MiB (HTTP 413 beyond; 411 without Content-Length)"})
     deadline_s: float = field(default=600.0, metadata={"help": "default per-request deadline: rows not checked by then get an error verdict"})
     max_deadline_s: float = field(default=3600.0, metadata={"help": "largest deadline a client may ask for"})
     retry_after_s: int = field(default=2, metadata={"help": "seconds a client is told to wait (Retry-After) when the queue is full"})
@@ -40,6 +41,8 @@ class ServeConfig:
             raise ValueError(f"workers must be >= 0 (0 = the domain's default), got {self.workers}")
         if self.lean_backend not in ("wasm", "native"):
             raise ValueError(f"lean_backend must be 'wasm' or 'native', got {self.lean_backend!r}")
+        if self.max_body_mb <= 0:
+            raise ValueError(f"max_body_mb must be > 0, got {self.max_body_mb}; e.g. 64")
         if self.timeout_s < 0:
             raise ValueError(f"timeout_s must be >= 0 seconds (0 = the domain's default), got {self.timeout_s}")
         for name in ("max_queue_rows", "max_rows_per_request", "retry_after_s", "latency_window"):
