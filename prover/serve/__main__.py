@@ -1,0 +1,5 @@
+import sys
+
+from prover.serve.server import main
+
+sys.exit(main())
