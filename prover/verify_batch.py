@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from prover.text import clean_obj
-from prover.types import Problem, Status, Verdict
-from prover.verifiers.base import RowError, require_str
+from prover.types import Problem, Verdict
+from prover.verify_rows import RowError, bad_row_result, parse_row, result_row
 
 log = logging.getLogger("prover.verify")
 
@@ -62,8 +62,7 @@ class Row:
     error: str = ""  # set for a malformed line
 
     def error_row(self) -> dict[str, Any]:
-        return {"id": self.id, "line": self.line, "status": Status.ERROR.value, "reward": 0.0, "feedback": self.error,
-                "feedback_over_cap": False, "details": {"reason": "input"}, "timings": {}, "input_error": True}
+        return bad_row_result(self.line, self.id, self.error)
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -77,8 +76,6 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def read_rows(path: Path, domain: str) -> list[Row]:
     """Every non-blank line of the JSONL ``path`` as a ``Row`` (malformed lines carry ``error``)."""
-    from prover.data import problem_from_row
-
     rows: list[Row] = []
     for lineno, raw in iter_lines(path):
         where = f"{path}:{lineno}"
@@ -92,11 +89,9 @@ def read_rows(path: Path, domain: str) -> list[Row]:
         row_id = ""
         try:
             obj = json.loads(text)
-            if not isinstance(obj, dict):
-                raise RowError("<row>", "each line must be a JSON object")
-            row_id = str(obj.get("id", ""))
-            problem = problem_from_row(obj, domain, index=lineno - 1)
-            response = require_str(obj, "response", allow_empty=True)
+            if isinstance(obj, dict):
+                row_id = str(obj.get("id", ""))
+            problem, response = parse_row(domain, obj, index=lineno - 1)
         except json.JSONDecodeError as e:
             rows.append(Row(lineno, row_id, error=f"{where}: not valid JSON ({e.msg} at column {e.colno})"))
             continue
@@ -284,7 +279,7 @@ def _check(verifier: Any, row: Row) -> Verdict:
 
 
 def _verdict_row(row: Row, verdict: Verdict) -> dict[str, Any]:
-    return {"id": row.id, "line": row.line, **verdict.to_json()}
+    return result_row(row.id, row.line, verdict)
 
 
 def _interrupted_row(row: Row, why: str) -> dict[str, Any]:

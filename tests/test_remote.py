@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from prover.serve import ServeConfig, ServeThread
-from prover.serve.rows import parse_row, problem_to_row
+from prover.verify_rows import parse_row, problem_to_row
 from prover.types import Problem, Status
 from prover.verifiers.code import CodeVerifier
 from prover.verifiers.math import MathVerifier

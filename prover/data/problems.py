@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import keyword
+import math
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -101,6 +102,8 @@ def _math_row(row: Mapping[str, Any], index: int) -> Problem:
     reference = row.get(key)
     if isinstance(reference, bool) or not isinstance(reference, (str, int, float)) or not str(reference).strip():
         raise RowError(key, "is missing or empty (the reference final answer, e.g. \"72\" or \"\\\\frac{1}{2}\")")
+    if isinstance(reference, float) and not math.isfinite(reference):
+        raise RowError(key, f"must be a finite number, got {reference!r}")
     prompt = row.get("prompt", row.get("question", ""))
     if not isinstance(prompt, str):
         raise RowError("prompt", f"must be a string, got {type(prompt).__name__}")

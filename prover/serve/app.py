@@ -26,7 +26,7 @@ from prover.serve.engine import Draining, Engine, Overloaded
 from prover.serve.kimina import KiminaTask, backward_result, error_item, kimina_result, task_from_snippet
 from prover.serve.metrics import CONTENT_TYPE, Metrics
 from prover.serve.models import KiminaCheckRequest, KiminaSnippet, KiminaVerifyRequest, VerifyRequest
-from prover.serve.rows import bad_row_result, parse_row, result_row
+from prover.verify_rows import bad_row_result, parse_row, result_row
 from prover.text import clean_obj
 from prover.verifiers.base import RowError, Verifier
 from prover.verifiers.lean.policy import PolicyConfig

@@ -28,10 +28,10 @@ log = logging.getLogger("prover.serve")
 
 def domain_config(domain: str, config: ServeConfig) -> Any:
     """The verifier config ``prover verify`` would build for these options."""
-    from prover.cli import _verifier_config  # the one place `prover verify` maps its options to configs
+    from prover.verify_batch import verifier_config  # the one place `prover verify` maps its options to configs
 
     ns = argparse.Namespace(backend=config.lean_backend, workers=config.workers, timeout=config.timeout_s, feedback_cap=0)
-    return _verifier_config(domain, ns)
+    return verifier_config(domain, ns)
 
 
 def build_verifiers(config: ServeConfig) -> dict[str, Verifier]:

@@ -45,7 +45,7 @@ import httpx
 
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import Verifier, check_lengths
-from prover.verifiers.lean.extract import extract_proof, split_header, theorem_name
+from prover.formats.lean import extract_proof, split_header, theorem_name
 from prover.verifiers.lean.feedback import build_feedback
 from prover.verifiers.lean.policy import STANDARD_AXIOMS, PolicyConfig, disallowed_axioms, refused, strip_comments_and_strings
 from prover.verifiers.remote import UrlSpreader, error_verdict, post_with_retries

@@ -125,7 +125,9 @@ class RayVerifierPool(Verifier):
     def problem_from_row(cls, row: Mapping[str, Any]) -> Problem:
         if not cls.domain:
             raise TypeError("RayVerifierPool.problem_from_row needs a domain: use ray_class(domain)")
-        return verifier_class(cls.domain).problem_from_row(row)
+        from prover.data import problem_from_row
+
+        return problem_from_row(row, cls.domain)
 
     def actor_pids(self) -> list[int]:
         """Process ids of the actors now (after restarts, the new ones)."""

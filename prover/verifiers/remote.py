@@ -188,13 +188,15 @@ class RemoteVerifier(Verifier):
         """Rows read as the domain's own verifier reads them (``remote_class(domain)`` binds the domain)."""
         if not cls.domain:
             raise TypeError("RemoteVerifier.problem_from_row needs a domain: use remote_class(domain)")
-        return verifier_class(cls.domain).problem_from_row(row)
+        from prover.data import problem_from_row
+
+        return problem_from_row(row, cls.domain)
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.token}"} if self.config.token else {}
 
     def _chunk(self, problems: Sequence[Problem], responses: Sequence[str]) -> list[Verdict]:
-        from prover.serve.rows import problem_to_row, verdict_from_result
+        from prover.verify_rows import problem_to_row, verdict_from_result
 
         rows = [problem_to_row(p, r) for p, r in zip(problems, responses)]
         payload = {"domain": self.domain, "rows": rows, "deadline_s": self.config.deadline_s, "bad_rows": "report"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import builtins
 import dataclasses
-import keyword
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from prover.text import clean_obj, clean_text
 from prover.types import Problem, Status, Verdict
-from prover.verifiers.base import RowError, Verifier, cap_text, check_lengths, require_str
+from prover.verifiers.base import RowError, Verifier, cap_text, check_lengths
 from prover.formats.code import Extraction, called_names, extract_code, is_code_prompt
 from prover.verifiers.code.sandbox import MODES, Limits, SandboxPool, default_workers, resolve_mode
 
@@ -194,52 +193,6 @@ class CodeVerifier(Verifier):
         self._closed = False
 
     # -- rows
-    @classmethod
-    def problem_from_row(cls, row: Mapping[str, Any]) -> Problem:
-        """Row -> Problem: ``id``, ``prompt``, then ``test`` + ``entry_point`` or ``tests`` (+ ``test_setup_code``)."""
-        if "id" not in row:
-            raise RowError("id", "is missing")
-        pid = row["id"]
-        if isinstance(pid, bool) or not isinstance(pid, (str, int)) or not str(pid).strip():
-            raise RowError("id", f"must be a non-empty string, got {pid!r}")
-        prompt = row.get("prompt", "")
-        if not isinstance(prompt, str):
-            raise RowError("prompt", f"must be a string, got {type(prompt).__name__}")
-        entry = row.get("entry_point", "")
-        if not isinstance(entry, str) or (entry and not (entry.isidentifier() and not keyword.iskeyword(entry))):
-            raise RowError("entry_point", f"must be a Python identifier, got {entry!r}")
-        has_test = row.get("test") not in (None, "")
-        has_tests = row.get("tests") not in (None, [], ())
-        if has_test and has_tests:
-            raise RowError("test", "give either `test` (HumanEval style) or `tests` (MBPP style), not both")
-        if has_test:
-            test = require_str(row, "test")
-            tree = _parse_field("test", test)
-            if not any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body):
-                raise RowError("test", "must define check(candidate) at top level (HumanEval style)")
-            if not entry:
-                raise RowError("entry_point", "is required with `test`: the name of the function passed to check()")
-            return Problem(id=str(pid), domain="code", prompt=prompt, test_code=test, entry_point=entry)
-        if not has_tests:
-            raise RowError("tests", "is missing: give `tests` (a list of assert lines) or `test` (Python defining check(candidate)) with `entry_point`")
-        tests = row["tests"]
-        if not isinstance(tests, (list, tuple)):
-            raise RowError("tests", f"must be a list of strings, got {type(tests).__name__}")
-        for i, line in enumerate(tests):
-            if not isinstance(line, str) or not line.strip():
-                raise RowError("tests", f"item {i} must be a non-empty string of Python, got {line!r}")
-            _parse_field("tests", line, item=i)
-        setup = row.get("test_setup_code", "") or ""
-        if not isinstance(setup, str):
-            raise RowError("test_setup_code", f"must be a string, got {type(setup).__name__}")
-        if setup:
-            _parse_field("test_setup_code", setup)
-        problem = Problem(id=str(pid), domain="code", prompt=prompt, tests=tuple(tests), test_setup_code=setup, entry_point=entry)
-        if not RunSpec.from_problem(problem).entry_point:
-            raise RowError("tests", "do not call any function of the solution; set `entry_point`")
-        return problem
-
-    # -- verification
     def _ensure_started(self) -> tuple[SandboxPool, ThreadPoolExecutor]:
         with self._lock:
             if self._closed:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from prover.types import Problem, Status, Verdict
-from prover.verifiers.base import RowError, Verifier, cap_text, check_lengths
+from prover.verifiers.base import Verifier, cap_text, check_lengths
 from prover.verifiers.math.equivalence import Judgement, SymbolicChecker
 
 FEEDBACK_MODES = ("detailed", "binary")
@@ -74,29 +74,6 @@ class MathVerifier(Verifier):
     def __init__(self, config: MathVerifierConfig | None = None) -> None:
         self.config = config or MathVerifierConfig()
         self._symbolic = SymbolicChecker(timeout_s=math.ceil(self.config.symbolic_timeout_s))
-
-    @classmethod
-    def problem_from_row(cls, row: Mapping[str, Any]) -> Problem:
-        """Row -> Problem: ``id``, ``answer`` (the reference; string or number), optional ``prompt``/``question``."""
-        if "id" not in row:
-            raise RowError("id", "is missing")
-        pid = row["id"]
-        if isinstance(pid, bool) or not isinstance(pid, (str, int)) or not str(pid).strip():
-            raise RowError("id", f"must be a non-empty string, got {pid!r}")
-        if "answer" not in row:
-            raise RowError("answer", "is missing (the reference final answer, e.g. \"72\" or \"\\\\frac{1}{2}\")")
-        answer = row["answer"]
-        if isinstance(answer, bool) or not isinstance(answer, (str, int, float)):
-            raise RowError("answer", f"must be a string or a number, got {type(answer).__name__}")
-        if isinstance(answer, float) and not math.isfinite(answer):
-            raise RowError("answer", f"must be a finite number, got {answer!r}")
-        reference = str(answer).strip()
-        if not reference:
-            raise RowError("answer", "must not be empty")
-        prompt = row.get("prompt", row.get("question", ""))
-        if not isinstance(prompt, str):
-            raise RowError("prompt", f"must be a string, got {type(prompt).__name__}")
-        return Problem(id=str(pid), domain="math", prompt=prompt, reference=reference)
 
     def judge(self, reference: str, response: str) -> Judgement:
         """The helper's judgement of ``response`` against ``reference`` (see ``judge.py``)."""

@@ -1,27 +1,30 @@
-"""The ``prover verify`` row contract, in one place for the service and its clients.
+"""The ``prover verify`` row contract, in one place for the CLI, the service and its clients.
 
-``parse_row`` reads one input row exactly as ``prover verify`` does
-(``verifier_class(domain).problem_from_row`` + the ``response`` field);
-``result_row`` writes one verdict row exactly as ``prover verify`` writes it;
-``problem_to_row`` is the inverse of ``problem_from_row`` (what a remote client
-sends). When ``prover verify``'s parsing moves (prover/verify_batch.py), repoint
-``parse_row``/``result_row`` there and nothing else changes.
+``parse_row`` reads one input row (``prover.data.problem_from_row`` + the
+``response`` field); ``result_row`` writes one verdict row; ``bad_row_result``
+is the row written for an input row that cannot be read; ``problem_to_row`` is
+the inverse of ``parse_row`` (what a remote client sends). ``prover verify``
+(``prover/verify_batch.py``), ``prover serve`` and the remote/Ray backends all
+use these, so a row means the same everywhere.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from prover.types import Problem, Verdict
-from prover.verifiers import verifier_class
-from prover.verifiers.base import RowError, require_str
+from prover.data import problem_from_row
+from prover.data.rows import RowError, require_str
+from prover.types import Problem, Status, Verdict
 
 
-def parse_row(domain: str, row: Any) -> tuple[Problem, str]:
-    """(problem, response) from one input row; raises ``RowError`` naming the bad field."""
+def parse_row(domain: str, row: Any, index: int = 0) -> tuple[Problem, str]:
+    """(problem, response) from one input row; raises ``RowError`` naming the bad field.
+
+    ``index`` (the row's place in its batch, 0-based) names GSM8K rows that carry no id.
+    """
     if not isinstance(row, dict):
         raise RowError("<row>", f"each row must be a JSON object, got {type(row).__name__}")
-    problem = verifier_class(domain).problem_from_row(row)
+    problem = problem_from_row(row, domain, index=index)
     response = require_str(row, "response", allow_empty=True)
     return problem, response
 
@@ -33,7 +36,8 @@ def result_row(problem_id: str, line: int, verdict: Verdict) -> dict[str, Any]:
 
 def bad_row_result(line: int, row_id: str, message: str) -> dict[str, Any]:
     """The output row ``prover verify`` writes for an input row it could not read."""
-    return {"id": row_id, "line": line, "status": "error", "reward": 0.0, "feedback": message, "input_error": True}
+    return {"id": row_id, "line": line, "status": Status.ERROR.value, "reward": 0.0, "feedback": message,
+            "feedback_over_cap": False, "details": {"reason": "input"}, "timings": {}, "input_error": True}
 
 
 def verdict_from_result(result: Mapping[str, Any]) -> Verdict:
