@@ -163,3 +163,19 @@ def test_pool_waiters_are_served_in_arrival_order(tmp_path):
         return order
 
     assert asyncio.run(main()) == list(range(6))
+
+
+def test_pool_recycles_at_the_use_count(tmp_path):
+    async def main():
+        pool = LeanPool(_launcher(tmp_path / "r"), workers=1, start_timeout_s=30, max_uses=2)
+        await pool.start()
+        try:
+            first = pool.workers()[0]
+            seqs = [(await pool.run({"id": f"r{i}", "code": "ok"}, 5.0)).answer["seq"] for i in range(5)]
+            return seqs, pool.stats.recycled, first in pool.workers(), len(pool.workers())
+        finally:
+            await pool.close()
+
+    seqs, recycled, first_alive, alive = asyncio.run(main())
+    assert seqs == [0, 1, 0, 1, 0]  # a fresh worker (sequence restarts) after every two checks
+    assert recycled == 2 and not first_alive and alive == 1
