@@ -110,8 +110,8 @@ POSITIVES: list[tuple[str, Problem, str]] = [
     ("simp-attr", ADD, "@[simp] theorem h (x y : Nat) : x + y = y + x := by omega\n\n" + ADD_PROOF),
     ("statement-def", DEF, DEF_ST + " decide"),
     ("statement-def-body", DEF, "rfl"),
-    ("statement-struct", STRUCT, "structure P where\n  x : Nat\n  y : Nat\n\n"
-                                 "theorem p_le (p : P) : p.x ≤ p.x + p.y - p.y := by omega"),
+    ("statement-struct", prob("struct2", STRUCT_ST.replace("p.x ≤ p.y", "p.x ≤ p.x + p.y")),
+     "structure P where\n  x : Nat\n  y : Nat\n\ntheorem p_le (p : P) : p.x ≤ p.x + p.y := by omega"),
     ("statement-inductive-helper", prob("ind2", IND_ST.replace("c.n = 0", "c.n ≤ 1")),
      "inductive C where\n  | r\n  | g\n\ndef C.n : C → Nat\n  | .r => 0\n  | .g => 1\n\n"
      "theorem c_n (c : C) : c.n ≤ 1 := by\n  cases c <;> simp [C.n]"),
