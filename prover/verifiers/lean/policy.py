@@ -1,4 +1,8 @@
-"""What counts as a valid proof, and what is refused before Lean ever sees it.
+"""What counts as a valid proof, and a fast text pass refusing obvious cheats before Lean.
+
+The text pass only saves a Lean round trip; the defence is in the checker (Lean's own parser
+decides on syntax kinds and names before elaboration, then a kernel replay): see
+docs/lean_trust.md.
 
 Refused up front (they run code or change the parser at check time, or add
 trust): ``#eval``-like commands, ``run_cmd``/``run_tac``, syntax extensions
@@ -29,7 +33,7 @@ _BANNED: tuple[tuple[str, str, str], ...] = (
     (_ID_START + r"(?:implemented_by|extern)" + _ID_END, "implemented_by/extern", "it swaps in unchecked code"),
     (_ID_START + r"unsafe" + _ID_END, "unsafe", "unsafe definitions bypass the kernel's checks"),
     (r"(?m)^\s*import" + _ID_END, "import", "imports belong to the header, not the proof"),
-    (_ID_START + r"set_option\s+debug\.[\w.]+", "set_option debug.*", "debug options can switch off checks"),
+    (_ID_START + r"set_option\s+[«»\w.]*debug", "set_option debug.*", "debug options can switch off checks"),
     (_ID_START + r"(?:initialize|builtin_initialize)" + _ID_END, "initialize", "it runs code at import time"),
     (_ID_START + r"Lean\.ofReduceBool" + _ID_END, "Lean.ofReduceBool", "it trusts the compiler instead of the kernel"),
 )
