@@ -100,7 +100,7 @@ class LeanPool:
             worker.close()
             raise
         self.stats.last_start_s = took
-        log.info("%s ready in %.1fs", worker.name, took)
+        log.info("%s ready in %.1fs (sandbox: %s)", worker.name, took, worker.launch.sandbox)
         return worker
 
     async def _spawn(self) -> None:

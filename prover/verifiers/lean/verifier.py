@@ -20,8 +20,8 @@ from prover.verifiers.lean.extract import extract_proof, split_header, theorem_n
 from prover.verifiers.lean.feedback import build_feedback
 from prover.verifiers.lean.policy import PolicyConfig, disallowed_axioms, refused
 from prover.verifiers.lean.pool import LeanPool, PoolResult
-from prover.verifiers.lean.worker import BadRequest, encode_request
 from prover.verifiers.lean.runtime import native_launch, new_workdir, wasm_launch, wasm_modules, wasm_runtime_dir
+from prover.verifiers.lean.worker import BadRequest, encode_request
 
 log = logging.getLogger(__name__)
 
