@@ -67,3 +67,26 @@ def test_nested_comments_are_stripped_with_lines_kept():
 def test_disallowed_axioms():
     assert disallowed_axioms(["propext", "Classical.choice", "Quot.sound"], CFG) == []
     assert disallowed_axioms(["propext", "sorryAx", "Lean.ofReduceBool"], CFG) == ["Lean.ofReduceBool", "sorryAx"]
+
+
+@pytest.mark.parametrize(
+    "code, what",
+    [
+        # a character literal holding a double quote must not open a "string" that hides what follows
+        ("def q : Char := '\"'\n#eval IO.println 1\ntheorem t : True := trivial", "#eval"),
+        ("def q := '\"'\nunsafe def u : Nat := 0", "unsafe"),
+        ("def q := '\\\"'\n@[implemented_by id] def k (n : Nat) : Nat := n", "implemented_by/extern"),
+        ("def q := '\\''\ntheorem t : 2 + 2 = 4 := by native_decide", "native_decide"),
+        # raw strings end at their own delimiter only
+        ('def s := r#"a"b"#\n#eval 1', "#eval"),
+    ],
+)
+def test_literals_do_not_hide_refused_code(code, what):
+    msg = refused(code, CFG)
+    assert msg is not None and f"`{what}`" in msg
+
+
+def test_primes_in_identifiers_are_not_char_literals():
+    code = "theorem h' (a' b' : Nat) : a' + b' = b' + a' := by omega\n-- '\"' in a comment\ntheorem t : True := trivial"
+    assert refused(code, CFG) is None
+    assert "#eval" not in strip_comments_and_strings("def c := 'a'\ndef s := \"#eval\"")

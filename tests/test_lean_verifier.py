@@ -193,32 +193,52 @@ def test_cli_subprocess_exit_codes(tmp_path):
     assert [r["status"] for r in results] == ["valid", "error"]
 
 
-# The two tests below kill workers; the pool must replace them (each restart costs a wasm start).
+# The tests below kill workers; the pool must replace them (each restart costs a wasm start).
 
-def test_timeout_kills_and_pool_recovers(lean_verifier):
+def slow_response(statement: str, lemmas: int = 6000) -> str:
+    """A proof that is allowed but takes many seconds: thousands of small helper lemmas."""
+    helpers = "\n".join(f"theorem slow_aux{i} : {i} + 1 = {i + 1} := rfl" for i in range(lemmas))
+    return block(f"{helpers}\n\n{statement} omega")
+
+
+def test_hostile_batch_one_verdict_per_row_in_order_and_pool_recovers(lean_verifier):
+    """Surrogates, refused code, a false proof and a check past its deadline in one batch: every
+    row gets its own verdict, in input order; the timed-out worker is replaced, none is leaked."""
+    assert lean_verifier.check(ADD, block("omega")).valid  # a warm worker is serving
     cfg = lean_verifier.config
     old = cfg.timeout_s
-    # Far below the seconds this check needs (the deep `decide` may even crash the
-    # wasm process after a second or two): the deadline must fire first.
-    cfg.timeout_s = 0.3
-    slow = Problem(id="slow", domain="lean", statement="theorem slow : (List.range 3000).length = 3000 := by")
+    # far below the seconds the slow row needs, far above what the small checks need
+    cfg.timeout_s = 8.0
+    rows = [
+        (ADD, block("omega")),
+        (ADD, "\ud800 lone surrogate\n```lean4\ntheorem add_comm' (a b : Nat) : a + b = b + a := by\n  omega -- \udfff\n```"),
+        (ADD, block("set_option «debug.skipKernelTC» true in\ntheorem add_comm' (a b : Nat) : a + b = b + a := by omega")),
+        (POW, block("theorem pow10 : 2 ^ 10 = 1000 := by decide")),
+        (ADD, block("theorem add_comm' (a b : Nat) : a + b = b + a := Nat.add_comm a b")),
+        (ADD, slow_response("theorem add_comm' (a b : Nat) : a + b = b + a := by")),
+    ]
     try:
-        v = lean_verifier.check(slow, block("theorem slow : (List.range 3000).length = 3000 := by\n"
-                                            "  set_option maxRecDepth 100000 in decide"))
+        verdicts = lean_verifier.verify([p for p, _ in rows], [r for _, r in rows])
     finally:
         cfg.timeout_s = old
-    assert v.status is Status.TIMEOUT and v.reward == 0.0 and "longer than" in v.feedback
+    assert len(verdicts) == len(rows)
+    st = [v.status for v in verdicts]
+    assert st[0] is Status.VALID and st[4] is Status.VALID
+    assert st[1] is Status.VALID  # the lone surrogates became U+FFFD (in a comment): checked normally
+    assert st[2] is Status.INVALID and verdicts[2].details.get("refused")
+    assert st[3] is Status.INVALID
+    assert st[5] is Status.TIMEOUT and verdicts[5].reward == 0.0 and "longer than" in verdicts[5].feedback
     assert lean_verifier.pool.stats.timeouts >= 1
+    assert len(lean_verifier.pool.workers()) <= 1 and not lean_verifier.pool._taken  # no worker leaked
     # the pool starts a fresh worker; the next check waits for it and passes
     assert lean_verifier.check(ADD, block("omega")).valid
 
 
 def test_killed_worker_mid_request_gives_error_and_pool_recovers(lean_verifier):
     assert lean_verifier.check(ADD, block("omega")).valid  # a warm worker is serving
-    slow = Problem(id="slow2", domain="lean", statement="theorem slow2 : (List.range 3000).length = 3000 := by")
-    resp = block("theorem slow2 : (List.range 3000).length = 3000 := by\n  set_option maxRecDepth 100000 in decide")
+    resp = slow_response("theorem add_comm' (a b : Nat) : a + b = b + a := by")
     result = {}
-    t = threading.Thread(target=lambda: result.setdefault("v", lean_verifier.check(slow, resp)))
+    t = threading.Thread(target=lambda: result.setdefault("v", lean_verifier.check(ADD, resp)))
     t.start()
     time.sleep(1.0)
     workers = lean_verifier.pool.workers()

@@ -22,6 +22,8 @@ class LeanConfig:
     goals: bool = field(default=True, metadata={"help": "report the goal state before each error"})
     allowed_axioms: tuple[str, ...] = field(default=STANDARD_AXIOMS, metadata={"help": "axioms a valid proof may depend on"})
     allow_native_decide: bool = field(default=False, metadata={"help": "accept native_decide (adds Lean.ofReduceBool to the allowed axioms)"})
+    sandbox: str = field(default="auto", metadata={"help": "auto (bubblewrap when it works here, else unsandboxed with a warning), bwrap (required) or none"})
+    memory_limit_mb: float = field(default=12000.0, metadata={"help": "a worker above this resident memory during a check is killed (the check gets an error); 0 = no limit"})
     lake_dir: str = field(default="", metadata={"help": "native backend: the Lake project holding the built checker (default: this repository)"})
 
     def __post_init__(self) -> None:
@@ -43,6 +45,10 @@ class LeanConfig:
             raise ValueError(f"lean.max_errors must be >= 1, got {self.max_errors}")
         if self.context_lines < 0:
             raise ValueError(f"lean.context_lines must be >= 0, got {self.context_lines}")
+        if self.sandbox not in ("auto", "bwrap", "none"):
+            raise ValueError(f"lean.sandbox must be 'auto', 'bwrap' or 'none', got {self.sandbox!r}")
+        if self.memory_limit_mb < 0:
+            raise ValueError(f"lean.memory_limit_mb must be >= 0 (0 = no limit), got {self.memory_limit_mb}; a wasm worker needs about 6000")
         self.allowed_axioms = tuple(self.allowed_axioms)
         if self.allow_native_decide and "Lean.ofReduceBool" not in self.allowed_axioms:
             self.allowed_axioms = (*self.allowed_axioms, "Lean.ofReduceBool")

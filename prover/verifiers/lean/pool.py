@@ -7,7 +7,10 @@
 - a worker that dies mid-request gives that request an error result, and is replaced;
 - a worker is recycled after ``max_uses`` requests or above ``max_rss_mb``;
 - if no worker can be started at all, waiting requests fail fast with an error
-  instead of hanging.
+  instead of hanging;
+- a worker taken from the pool goes back to it, or is retired and replaced, on
+  every path (exceptions and cancellation included); requests wait for a worker
+  in arrival order; a request that crashed a worker is not retried.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from prover.verifiers.lean.runtime import LaunchSpec
-from prover.verifiers.lean.worker import CheckerWorker, WorkerDied, WorkerTimeout
+from prover.verifiers.lean.worker import BadRequest, CheckerWorker, ForgedAnswer, WorkerDied, WorkerTimeout
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class PoolStats:
     start_failures: int = 0
     timeouts: int = 0
     deaths: int = 0
+    forged: int = 0
     recycled: int = 0
     requests: int = 0
     last_start_s: float = 0.0
@@ -61,6 +65,7 @@ class LeanPool:
         max_uses: int = 5000,
         max_rss_mb: float = 16000.0,
         max_start_attempts: int = 3,
+        memory_limit_mb: float = 0.0,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
@@ -70,6 +75,7 @@ class LeanPool:
         self.max_uses = max_uses
         self.max_rss_mb = max_rss_mb
         self.max_start_attempts = max_start_attempts
+        self.memory_limit_mb = memory_limit_mb
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=2 * workers + 2, thread_name_prefix="lean-pool")
         self._idle: asyncio.Queue[CheckerWorker] = asyncio.Queue()
         self._admit = asyncio.Semaphore(max_pending)
@@ -79,11 +85,13 @@ class LeanPool:
         self._broken: str = ""
         self._names = itertools.count()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._taken: set[CheckerWorker] = set()
         self.stats = PoolStats()
 
     # -- workers ---------------------------------------------------------
     def _start_blocking(self) -> CheckerWorker:
-        worker = CheckerWorker(self._launcher(), name=f"lean-worker-{next(self._names)}")
+        worker = CheckerWorker(self._launcher(), name=f"lean-worker-{next(self._names)}",
+                               memory_limit_mb=self.memory_limit_mb)
         self._all.add(worker)
         try:
             took = worker.wait_ready(self.start_timeout_s, should_stop=lambda: self._closed)
@@ -92,7 +100,7 @@ class LeanPool:
             worker.close()
             raise
         self.stats.last_start_s = took
-        log.info("%s ready in %.1fs", worker.name, took)
+        log.info("%s ready in %.1fs (sandbox: %s)", worker.name, took, worker.launch.sandbox)
         return worker
 
     async def _spawn(self) -> None:
@@ -127,6 +135,8 @@ class LeanPool:
         task.add_done_callback(self._tasks.discard)
 
     def _retire(self, worker: CheckerWorker) -> None:
+        if worker not in self._all:
+            return
         self._all.discard(worker)
         worker.close()
         if not self._closed:
@@ -147,48 +157,77 @@ class LeanPool:
 
     # -- requests --------------------------------------------------------
     async def _acquire(self, deadline: float) -> CheckerWorker | str:
-        while True:
-            if self._broken and self._idle.empty() and self._starting == 0:
-                return self._broken
-            if self._closed:
-                return "the Lean pool is closed"
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return "no Lean worker became free in time"
-            try:
-                return await asyncio.wait_for(self._idle.get(), timeout=min(remaining, 1.0))
-            except asyncio.TimeoutError:
+        """An idle worker, or why none came. One pending ``get`` is kept across the 1 s
+        health checks (never cancelled and re-queued), so waiters are served in arrival order."""
+        getter: asyncio.Task[CheckerWorker] = asyncio.ensure_future(self._idle.get())
+        handed_out = False
+        try:
+            while True:
+                if self._broken and self._idle.empty() and self._starting == 0:
+                    return self._broken
+                if self._closed:
+                    return "the Lean pool is closed"
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return "no Lean worker became free in time"
+                done, _ = await asyncio.wait({getter}, timeout=min(remaining, 1.0))
+                if done:
+                    handed_out = True
+                    return getter.result()
                 if not self._all and self._starting == 0 and not self._closed:
                     self._spawn_soon()  # every worker is gone: start one
+        finally:
+            if not getter.done():
+                getter.cancel()
+            elif not handed_out and not getter.cancelled() and getter.exception() is None:
+                self._idle.put_nowait(getter.result())  # got one as we gave up: give it back
 
     async def run(self, payload: dict[str, Any], timeout_s: float) -> PoolResult:
+        """Check one request. Never raises for a bad request or a broken worker: the result says."""
         t0 = time.monotonic()
         async with self._admit:
             got = await self._acquire(t0 + self.start_timeout_s + timeout_s)
             if isinstance(got, str):
                 return PoolResult(None, error=got, queue_s=time.monotonic() - t0)
             worker = got
+            self._taken.add(worker)
             t1 = time.monotonic()
             self.stats.requests += 1
-            loop = asyncio.get_running_loop()
+            keep = False
             try:
-                answer = await loop.run_in_executor(self._executor, worker.request, payload, timeout_s)
+                answer = await asyncio.get_running_loop().run_in_executor(
+                    self._executor, worker.request, payload, timeout_s)
+                keep = True
+            except BadRequest as e:  # nothing was sent: the worker is fine
+                keep = True
+                return PoolResult(None, error=str(e), queue_s=t1 - t0)
             except WorkerTimeout:
                 self.stats.timeouts += 1
-                self._retire(worker)
                 return PoolResult(None, timed_out=True, queue_s=t1 - t0, run_s=time.monotonic() - t1)
+            except ForgedAnswer as e:
+                self.stats.forged += 1
+                log.error("%s", e)
+                return PoolResult(None, error=str(e), queue_s=t1 - t0, run_s=time.monotonic() - t1)
             except WorkerDied as e:
                 self.stats.deaths += 1
-                self._retire(worker)
                 return PoolResult(None, error=str(e), queue_s=t1 - t0, run_s=time.monotonic() - t1)
-            run_s = time.monotonic() - t1
-            if worker.uses >= self.max_uses or worker.rss_mb() > self.max_rss_mb:
-                self.stats.recycled += 1
-                log.info("recycling %s after %d uses (%.0f MiB)", worker.name, worker.uses, worker.rss_mb())
-                self._retire(worker)
-            else:
-                self._idle.put_nowait(worker)
-            return PoolResult(answer, queue_s=t1 - t0, run_s=run_s)
+            except Exception as e:  # noqa: BLE001 - an unexpected failure: this row gets an error
+                log.exception("Lean request failed on %s", worker.name)
+                return PoolResult(None, error=f"Lean request failed: {e}", queue_s=t1 - t0,
+                                  run_s=time.monotonic() - t1)
+            finally:
+                self._taken.discard(worker)
+                if keep and worker.alive() and not self._closed:
+                    if worker.uses >= self.max_uses or worker.rss_mb() > self.max_rss_mb:
+                        self.stats.recycled += 1
+                        log.info("recycling %s after %d uses (%.0f MiB)", worker.name, worker.uses, worker.rss_mb())
+                        self._retire(worker)
+                    else:
+                        self._idle.put_nowait(worker)
+                else:
+                    # timed out, died, forged, failed, cancelled mid-request or pool closed: replace it
+                    self._retire(worker)
+            return PoolResult(answer, queue_s=t1 - t0, run_s=time.monotonic() - t1)
 
     def workers(self) -> list[CheckerWorker]:
         return list(self._all)

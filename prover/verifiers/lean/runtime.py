@@ -11,6 +11,10 @@ Two backends run the same ``lean_env/Checker.lean``:
 * ``native``: an official toolchain (``elan``) and ``lake``. ``lake build checker``
   compiles the same file into an executable, run under ``lake env`` so that the
   project's dependencies (Mathlib) are importable.
+
+Either way the checker runs jailed by bubblewrap when it works here (no network,
+the host read-only, its own work directory the only writable place, ``/tmp``
+private), in its own process group; see ``prover.verifiers.proc.sandboxed``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from prover.verifiers.proc import sandboxed
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +126,7 @@ class LaunchSpec:
     argv: list[str]
     cwd: Path
     env: dict[str, str]
+    sandbox: str = "none"  # how it is jailed: "bwrap" or "none"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -160,15 +167,20 @@ def _base_env() -> dict[str, str]:
     return {k: os.environ[k] for k in keep if k in os.environ}
 
 
-def wasm_launch(workdir: Path) -> LaunchSpec:
+def wasm_launch(workdir: Path, sandbox: str = "auto") -> LaunchSpec:
+    """Bun + lean.js elaborating Checker.lean in ``workdir``; jailed (see ``proc.sandboxed``): the
+    host read-only, ``/tmp`` holding only the runtime (read-only) and this worker's work dir."""
     runtime = wasm_runtime_dir()
     shutil.copy2(CHECKER_SOURCE, workdir / "Checker.lean")
     env = _base_env()
+    env["TMPDIR"] = str(workdir)
     # Bun's JIT tiers compile the 130 MB module lazily; nothing else to tune here.
-    return LaunchSpec([str(find_bun()), str(runtime / "bin" / "lean.js"), "Checker.lean"], workdir, env)
+    argv = [str(find_bun()), str(runtime / "bin" / "lean.js"), "Checker.lean"]
+    argv, mode = sandboxed(argv, mode=sandbox, writable=[workdir], readable=[runtime], cwd=workdir, who="Lean worker")
+    return LaunchSpec(argv, workdir, env, mode)
 
 
-def native_launch(workdir: Path, lake_dir: Path | None = None) -> LaunchSpec:
+def native_launch(workdir: Path, lake_dir: Path | None = None, sandbox: str = "auto") -> LaunchSpec:
     project = lake_dir or REPO_ROOT
     lake = shutil.which("lake")
     if lake is None:
@@ -178,4 +190,8 @@ def native_launch(workdir: Path, lake_dir: Path | None = None) -> LaunchSpec:
     if not exe.is_file():
         raise LeanSetupError(f"{exe} is missing: run `lake build checker` in {project} first "
                              "(add `-R -Kmathlib=true` after `lake update` to check Mathlib statements).")
-    return LaunchSpec([lake, "--dir", str(project), "env", str(exe), str(workdir)], workdir, _base_env())
+    argv = [lake, "--dir", str(project), "env", str(exe), str(workdir)]
+    env = _base_env()
+    env["TMPDIR"] = str(workdir)
+    argv, mode = sandboxed(argv, mode=sandbox, writable=[workdir], cwd=workdir, who="Lean worker")
+    return LaunchSpec(argv, workdir, env, mode)

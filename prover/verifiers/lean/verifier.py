@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from tqdm import tqdm
 
+from prover.text import clean_text
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import RowError, Verifier, check_lengths, require_str
 from prover.verifiers.lean.config import LeanConfig
@@ -20,6 +21,7 @@ from prover.verifiers.lean.feedback import build_feedback
 from prover.verifiers.lean.policy import PolicyConfig, disallowed_axioms, refused
 from prover.verifiers.lean.pool import LeanPool, PoolResult
 from prover.verifiers.lean.runtime import native_launch, new_workdir, wasm_launch, wasm_modules, wasm_runtime_dir
+from prover.verifiers.lean.worker import BadRequest, encode_request
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +66,13 @@ class LeanVerifier(Verifier):
 
     # -- lifecycle -------------------------------------------------------
     def _launcher(self):
+        sandbox = self.config.sandbox
         if self.config.backend == "wasm":
-            return lambda: wasm_launch(new_workdir())
+            return lambda: wasm_launch(new_workdir(), sandbox)
         from pathlib import Path
 
         lake_dir = Path(self.config.lake_dir) if self.config.lake_dir else None
-        return lambda: native_launch(new_workdir(), lake_dir)
+        return lambda: native_launch(new_workdir(), lake_dir, sandbox)
 
     def _call(self, coro, timeout: float | None = None):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
@@ -84,7 +87,7 @@ class LeanVerifier(Verifier):
         async def make() -> LeanPool:
             return LeanPool(self._launcher(), workers=self.config.workers, start_timeout_s=self.config.start_timeout_s,
                             max_pending=self.config.max_pending, max_uses=self.config.max_uses,
-                            max_rss_mb=self.config.max_rss_mb)
+                            max_rss_mb=self.config.max_rss_mb, memory_limit_mb=self.config.memory_limit_mb)
 
         self._pool = self._call(make())
         self._call(self._pool.start(wait=wait))
@@ -124,8 +127,10 @@ class LeanVerifier(Verifier):
 
     # -- checking --------------------------------------------------------
     def prepare(self, problem: Problem, response: str) -> Prepared:
-        """Everything before Lean: header availability, extraction, refusals."""
-        imports, rest = split_header(problem.header)
+        """Everything before Lean: header availability, extraction, the fast refusal pass, and a
+        request that can be encoded (or a per-row verdict, before any worker is taken)."""
+        response = clean_text(response)
+        imports, rest = split_header(clean_text(problem.header))
         if self._modules is not None:
             missing = sorted({line.split()[1].split(".")[0] for line in imports.splitlines() if len(line.split()) > 1}
                              - self._modules)
@@ -134,12 +139,13 @@ class LeanVerifier(Verifier):
                     f"The {self.config.backend} backend cannot provide the header's imports ({', '.join(missing)}): "
                     "it only has core Lean (Init, Std, Lean). Use backend=native with Mathlib for these statements.",
                     missing_modules=missing))
+        statement = clean_text(problem.statement)
         try:
-            name = theorem_name(problem.statement)
-            ref = close_statement(problem.statement)
+            name = theorem_name(statement)
+            ref = close_statement(statement)
         except ValueError as e:
             return Prepared(Verdict.infra_error(f"bad formal statement for {problem.id}: {e}"))
-        ext = extract_proof(response, problem.statement, imports)
+        ext = extract_proof(response, statement, imports)
         if ext.code is None:
             return Prepared(Verdict(Status.INVALID, 0.0, feedback=ext.reason,
                                     details={"extraction": ext.kind}, timings={"total": 0.0}), kind=ext.kind)
@@ -150,8 +156,13 @@ class LeanVerifier(Verifier):
                                     timings={"total": 0.0}), code=ext.code, kind=ext.kind)
         prefix = rest + "\n" if rest else ""
         code = prefix + ext.code
-        payload = {"id": problem.id, "imports": imports, "ref": prefix + ref, "code": code, "name": name,
-                   "goals": self.config.goals}
+        # the header's rest is the dataset's, not the model's: exempt from the checker's syntax policy
+        payload = {"id": clean_text(str(problem.id)), "imports": imports, "ref": prefix + ref, "code": code,
+                   "name": name, "trusted": len(prefix.encode("utf-8")), "goals": self.config.goals}
+        try:
+            encode_request(payload)
+        except BadRequest as e:
+            return Prepared(Verdict.infra_error(f"Lean request for {problem.id}: {e}"), code=code, kind=ext.kind)
         return Prepared(payload=payload, code=code, kind=ext.kind)
 
     def judge(self, prepared: Prepared, result: PoolResult) -> Verdict:
@@ -171,8 +182,17 @@ class LeanVerifier(Verifier):
         timings["lean"] = float(ans.get("ms", 0)) / 1000.0
         messages: list[dict[str, Any]] = list(ans.get("messages", []))
         axioms: list[str] = sorted(ans.get("axioms", []))
+        refused = str(ans.get("refused", "") or "")
+        if refused:
+            line, col = int(ans.get("refused_line", 1) or 1), int(ans.get("refused_col", 0) or 0)
+            messages.append({"severity": "error", "line": line, "col": col, "end_line": line, "end_col": col,
+                             "text": f"Refused, not checked: {refused}. Write the proof with ordinary "
+                                     "theorems, definitions and tactics.", "goals": ""})
         details = {**base, "messages": messages, "found": bool(ans.get("found")),
-                   "type_matches": bool(ans.get("type_matches")), "axioms": axioms}
+                   "type_matches": bool(ans.get("type_matches")), "axioms": axioms,
+                   "replayed": ans.get("replayed") is True}
+        if refused:
+            details["refused"] = True
         if ans.get("ref_error"):
             return Verdict(Status.ERROR, 0.0, feedback=f"The reference statement could not be checked: {ans['ref_error']}",
                            details=details, timings=timings)
@@ -185,6 +205,10 @@ class LeanVerifier(Verifier):
         if not errors:
             if not ans.get("found"):
                 problems.append(f"The theorem `{name}` is not declared by the proof. Keep the theorem's name and statement exactly as given.")
+            elif ans.get("replay_error"):
+                problems.append(f"The kernel re-check of `{name}` failed: {ans['replay_error']}")
+            elif ans.get("ref_changed"):
+                problems.append(f"{ans['ref_changed']}. Keep the statement's definitions exactly as given.")
             elif not ans.get("type_matches"):
                 problems.append(f"The theorem `{name}` was stated differently from the given statement. "
                                 "Prove exactly the statement as given; do not change it.")
@@ -192,9 +216,14 @@ class LeanVerifier(Verifier):
         if bad_axioms:
             problems.append(f"The proof depends on axioms beyond {', '.join(self._policy.allowed_axioms)}: "
                             f"{', '.join(bad_axioms)}.")
-        valid = not errors and not problems and ans.get("found") and ans.get("type_matches")
+        # valid only on the checker's positive word for each link of the chain (docs/lean_trust.md)
+        valid = (not errors and not problems and not refused and ans.get("found") is True
+                 and ans.get("replayed") is True and not ans.get("replay_error") and not ans.get("ref_changed")
+                 and ans.get("type_matches") is True)
         if valid:
             return Verdict(Status.VALID, 1.0, details=details, timings=timings)
+        if not errors and not problems:  # fail closed: a link of the chain is missing from the answer
+            problems.append("The checker could not confirm the proof (kernel re-check incomplete).")
         text, over = build_feedback(prepared.code, messages, problems, max_errors=self.config.max_errors,
                                     context=self.config.context_lines, cap=self.config.feedback_cap)
         return Verdict(Status.INVALID, 0.0, feedback=text, feedback_over_cap=over, details=details, timings=timings)

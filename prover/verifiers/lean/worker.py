@@ -4,6 +4,12 @@ The protocol is file based (see ``lean_env/Checker.lean``): request ``n`` is
 written atomically to ``req/n.json``, the answer appears atomically as
 ``resp/n.json``. Files rather than pipes because the wasm runtime reads host
 files through positioned reads, which pipes do not support.
+
+Answers are bound to their request: each request carries its id, its sequence
+number and a fresh random secret; the checker deletes the request file before it
+elaborates anything and echoes the three from its own code path. An answer that
+does not echo them exactly (one planted in the work directory by checked code, or
+left over) is refused: ``ForgedAnswer``, and the worker is replaced.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import atexit
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import psutil
@@ -33,15 +41,35 @@ class WorkerTimeout(RuntimeError):
     """A request ran past its deadline; the worker has been killed."""
 
 
+class ForgedAnswer(WorkerDied):
+    """An answer did not echo its request's id, sequence number and secret; the worker is killed."""
+
+
+class BadRequest(ValueError):
+    """The request cannot be sent (e.g. not encodable as UTF-8); the worker is untouched."""
+
+
+MAX_ANSWER_BYTES = 32 * 2**20
+
+
+def encode_request(payload: dict[str, Any]) -> bytes:
+    """The request as UTF-8 JSON; ``BadRequest`` when it cannot be encoded (lone surrogates...)."""
+    try:
+        return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError) as e:
+        raise BadRequest(f"the request cannot be encoded: {e}") from None
+
+
 def _poll_sleep(waited: float) -> float:
-    return 0.002 if waited < 0.2 else 0.01 if waited < 2 else 0.05
+    return 0.001 if waited < 0.5 else 0.005 if waited < 5 else 0.02
 
 
 class CheckerWorker:
     """A started checker. Not thread-safe: the pool gives each worker one request at a time."""
 
-    def __init__(self, launch: LaunchSpec, name: str = "lean-worker") -> None:
+    def __init__(self, launch: LaunchSpec, name: str = "lean-worker", memory_limit_mb: float = 0.0) -> None:
         self.launch = launch
+        self.memory_limit_mb = memory_limit_mb
         self.name = name
         self.workdir = launch.cwd
         self.uses = 0
@@ -119,33 +147,61 @@ class CheckerWorker:
     def request(self, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         """Send one request and wait for its answer.
 
-        Raises ``WorkerTimeout`` (worker killed) past the deadline and
-        ``WorkerDied`` when the process is gone.
+        Raises ``BadRequest`` (worker untouched) for a request that cannot be encoded,
+        ``WorkerTimeout`` (worker killed) past the deadline, ``ForgedAnswer`` (worker
+        killed) for an answer not bound to this request, and ``WorkerDied`` when the
+        process is gone or went over its memory limit (killed).
         """
+        secret = secrets.token_hex(16)
+        n = self._next
+        data = encode_request({**payload, "seq": n, "secret": secret})
         if not self.alive():
             raise WorkerDied(f"{self.name} is not running: {self.log_tail()}")
-        n = self._next
         self._next += 1
         self.uses += 1
         req = self.workdir / "req" / f"{n}.json"
         tmp = req.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        tmp.write_bytes(data)
         os.rename(tmp, req)
         resp = self.workdir / "resp" / f"{n}.json"
         start = time.monotonic()
-        waited = 0.0
+        next_mem_check = start + 0.5
         while True:
             if resp.exists():
-                try:
-                    text = resp.read_text(encoding="utf-8")
-                    resp.unlink()
-                    return json.loads(text)
-                except (OSError, json.JSONDecodeError) as e:
-                    raise WorkerDied(f"{self.name} wrote an unreadable answer: {e}") from e
+                return self._read_answer(resp, payload.get("id"), n, secret)
             if self.proc.poll() is not None:
                 raise WorkerDied(f"{self.name} died during a request (exit {self.proc.returncode}): {self.log_tail()}")
-            waited = time.monotonic() - start
+            now = time.monotonic()
+            waited = now - start
             if waited > timeout_s:
                 self.kill()
                 raise WorkerTimeout(f"{self.name}: no answer within {timeout_s:.1f}s")
+            if self.memory_limit_mb > 0 and now >= next_mem_check:
+                next_mem_check = now + 0.5
+                rss = self.rss_mb()
+                if rss > self.memory_limit_mb:
+                    self.kill()
+                    raise WorkerDied(f"{self.name} went over its memory limit ({rss:.0f} > {self.memory_limit_mb:.0f} MiB) and was killed")
             time.sleep(_poll_sleep(waited))
+
+    def _read_answer(self, resp: Path, rid: Any, n: int, secret: str) -> dict[str, Any]:
+        try:
+            with open(resp, "rb") as f:
+                raw = f.read(MAX_ANSWER_BYTES + 1)
+            resp.unlink()
+        except OSError as e:
+            self.kill()
+            raise WorkerDied(f"{self.name} wrote an unreadable answer: {e}") from e
+        if len(raw) > MAX_ANSWER_BYTES:
+            self.kill()
+            raise ForgedAnswer(f"{self.name} wrote an answer over {MAX_ANSWER_BYTES} bytes")
+        try:
+            ans = json.loads(raw.decode("utf-8", "replace"))
+        except json.JSONDecodeError as e:
+            self.kill()
+            raise WorkerDied(f"{self.name} wrote an unreadable answer: {e}") from e
+        if not (isinstance(ans, dict) and ans.get("secret") == secret and ans.get("seq") == n and ans.get("id") == rid):
+            self.kill()
+            raise ForgedAnswer(f"{self.name}: answer {n} is not bound to its request (id, sequence number or secret "
+                               "differ); the worker was killed")
+        return ans

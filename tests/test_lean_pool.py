@@ -1,0 +1,181 @@
+"""Worker answer binding and pool hygiene, fast, against a stand-in checker process.
+
+The stand-in speaks the checker's file protocol (a few lines of Python started like the real
+checker, in its own process group); what it does per request is chosen by the request's code:
+echo a valid-looking answer, forge one (wrong secret), hang, or exit. The real wasm Lean runs
+the same paths in tests/test_lean_trust.py and tests/test_lean_verifier.py (slow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from prover.verifiers.lean.pool import LeanPool
+from prover.verifiers.lean.runtime import LaunchSpec
+from prover.verifiers.lean.worker import BadRequest, CheckerWorker, ForgedAnswer, WorkerDied, WorkerTimeout
+
+STAND_IN = r'''
+import json, os, sys, time
+d = sys.argv[1]
+open(os.path.join(d, "ready"), "w").write("ready\n")
+n = 0
+while os.path.exists(os.path.join(d, "serve")):
+    req = os.path.join(d, "req", f"{n}.json")
+    if not os.path.exists(req):
+        time.sleep(0.001)
+        continue
+    j = json.load(open(req))
+    os.remove(req)
+    code = j.get("code", "")
+    if code == "hang":
+        time.sleep(3600)
+    if code == "crash":
+        os._exit(3)
+    ans = {"id": j["id"], "seq": j["seq"], "secret": j["secret"], "ok": True, "code": code}
+    if code == "forge":
+        ans["secret"] = "0" * 32
+    if code == "forge-next":  # plant an answer for the next request, then answer this one honestly
+        nxt = {"id": "x", "seq": n + 1, "secret": "guess", "ok": True}
+        open(os.path.join(d, "resp", f"{n + 1}.json"), "w").write(json.dumps(nxt))
+    tmp = os.path.join(d, "resp", f"{n}.tmp")
+    open(tmp, "w").write(json.dumps(ans))
+    os.rename(tmp, os.path.join(d, "resp", f"{n}.json"))
+    n += 1
+'''
+
+
+def _launcher(tmp_path: Path):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    script = tmp_path / "stand_in.py"
+    script.write_text(STAND_IN)
+    counter = iter(range(10_000))
+
+    def launch() -> LaunchSpec:
+        d = tmp_path / f"w{next(counter)}"
+        (d / "req").mkdir(parents=True)
+        (d / "resp").mkdir()
+        (d / "serve").write_text("serve\n")
+        return LaunchSpec([sys.executable, str(script), str(d)], d, {})
+
+    return launch
+
+
+@pytest.fixture
+def worker(tmp_path):
+    w = CheckerWorker(_launcher(tmp_path)())
+    w.wait_ready(30)
+    yield w
+    w.close()
+
+
+def test_answer_echoes_id_seq_and_secret(worker):
+    a = worker.request({"id": "r1", "code": "ok"}, 10)
+    b = worker.request({"id": "r2", "code": "ok"}, 10)
+    assert a["id"] == "r1" and a["seq"] == 0 and b["seq"] == 1
+    assert len(a["secret"]) == 32 and a["secret"] != b["secret"]  # fresh per request
+
+
+def test_forged_secret_is_refused_and_worker_killed(worker):
+    with pytest.raises(ForgedAnswer):
+        worker.request({"id": "r", "code": "forge"}, 10)
+    assert not worker.alive()
+
+
+def test_answer_planted_for_the_next_request_is_refused(worker):
+    assert worker.request({"id": "r", "code": "forge-next"}, 10)["ok"]
+    with pytest.raises(ForgedAnswer):
+        worker.request({"id": "r2", "code": "ok"}, 10)
+
+
+def test_unencodable_request_leaves_the_worker_untouched(worker):
+    with pytest.raises(BadRequest):
+        worker.request({"id": "r", "code": "bad \ud800 surrogate"}, 10)
+    assert worker.alive() and worker.uses == 0
+    assert worker.request({"id": "r", "code": "ok"}, 10)["seq"] == 0
+
+
+def test_timeout_and_death(worker, tmp_path):
+    with pytest.raises(WorkerTimeout):
+        worker.request({"id": "r", "code": "hang"}, 0.5)
+    assert not worker.alive()
+    w2 = CheckerWorker(_launcher(tmp_path / "b")())
+    try:
+        w2.wait_ready(30)
+        with pytest.raises(WorkerDied):
+            w2.request({"id": "r", "code": "crash"}, 10)
+    finally:
+        w2.close()
+
+
+def test_pool_hostile_batch_one_result_per_row_in_order_no_leak(tmp_path):
+    (tmp_path / "p").mkdir()
+    codes = ["ok", "bad \ud800", "forge", "ok", "crash", "ok", "hang", "ok", "ok"]
+
+    async def main():
+        pool = LeanPool(_launcher(tmp_path / "p"), workers=2, start_timeout_s=30)
+        await pool.start()
+        try:
+            results = await asyncio.gather(*(pool.run({"id": f"r{i}", "code": c}, 2.0) for i, c in enumerate(codes)))
+            # every worker is back (or replaced) and none is held
+            for _ in range(100):
+                if pool._idle.qsize() == pool.n_workers:
+                    break
+                await asyncio.sleep(0.05)
+            return results, pool.stats, pool._idle.qsize(), len(pool.workers()), len(pool._taken)
+        finally:
+            await pool.close()
+
+    results, stats, idle, alive, taken = asyncio.run(main())
+    assert len(results) == len(codes)
+    for i, (c, r) in enumerate(zip(codes, results)):
+        if c == "ok":
+            assert r.answer is not None and r.answer["id"] == f"r{i}", (i, r)  # its own answer, in order
+        elif c == "hang":
+            assert r.timed_out
+        else:
+            assert r.answer is None and r.error, (c, r)
+    assert "encoded" in results[1].error and "not bound" in results[2].error
+    assert stats.forged == 1 and stats.deaths == 1 and stats.timeouts == 1  # each costs one worker, no retry
+    assert taken == 0 and idle == alive == 2
+
+
+def test_pool_waiters_are_served_in_arrival_order(tmp_path):
+    (tmp_path / "q").mkdir()
+
+    async def main():
+        pool = LeanPool(_launcher(tmp_path / "q"), workers=1, start_timeout_s=30)
+        await pool.start(wait=False)  # requests queue up while the worker starts (> 1 s of health checks)
+        order: list[int] = []
+
+        async def one(i: int):
+            await asyncio.sleep(0.01 * i)
+            r = await pool.run({"id": f"r{i}", "code": "ok"}, 5.0)
+            order.append(r.answer["seq"])
+
+        try:
+            await asyncio.gather(*(one(i) for i in range(6)))
+        finally:
+            await pool.close()
+        return order
+
+    assert asyncio.run(main()) == list(range(6))
+
+
+def test_pool_recycles_at_the_use_count(tmp_path):
+    async def main():
+        pool = LeanPool(_launcher(tmp_path / "r"), workers=1, start_timeout_s=30, max_uses=2)
+        await pool.start()
+        try:
+            first = pool.workers()[0]
+            seqs = [(await pool.run({"id": f"r{i}", "code": "ok"}, 5.0)).answer["seq"] for i in range(5)]
+            return seqs, pool.stats.recycled, first in pool.workers(), len(pool.workers())
+        finally:
+            await pool.close()
+
+    seqs, recycled, first_alive, alive = asyncio.run(main())
+    assert seqs == [0, 1, 0, 1, 0]  # a fresh worker (sequence restarts) after every two checks
+    assert recycled == 2 and not first_alive and alive == 1
