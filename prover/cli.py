@@ -1,6 +1,7 @@
 """``prover`` command line: thin wrappers around the library.
 
     prover verify --domain lean --input IN.jsonl --output OUT.jsonl [--workers N] [--timeout S] [--backend wasm|native]
+    prover serve [--host 127.0.0.1] [--port 8000] [--domains lean,code,math] [--workers N]   (prover.serve)
     prover eval [--config FILE] [--key value ...]    (prover.eval.cli; prover eval --help lists every key)
     prover train [--config FILE] [--key value ...]   (prover.rl.cli; prover train --help lists every key)
 """
@@ -28,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="verify a JSONL of responses (lean, code or math); resumable, see prover/verify_batch.py")
     add_verify_arguments(v)
     v.set_defaults(func=cmd_verify)
+    from prover.serve import add_arguments as serve_arguments, run as run_serve
+
+    sv = sub.add_parser("serve", help="HTTP verification service: own API + kimina-lean-server's routes (docs/serve.md)")
+    serve_arguments(sv)
+    sv.set_defaults(func=run_serve)
     for name, what in (("eval", "pass@k evaluation"), ("train", "GRPO training with error-correction replay")):
         sub.add_parser(name, help=f"{what}; every option passes through (prover {name} --help)", add_help=False)
     return p

@@ -145,3 +145,13 @@ def test_lean_declaration_pattern_worst_cases(line):
 
 def test_lean_declaration_pattern_still_finds_names():
     assert lean_extract.theorem_name("@[simp] private theorem foo_bar (n : Nat) : n = n := by rfl") == "foo_bar"
+
+
+def test_lean_fast_pass_on_many_blank_lines():
+    """The fast refusal pass (prover.verifiers.lean.policy): a line-start pattern that could cross
+    newlines was quadratic on blank lines; it stays on one line now."""
+    from prover.verifiers.lean.policy import PolicyConfig, refused
+
+    assert refused("theorem t : True := by\n" + "\n" * N + "  trivial", PolicyConfig()) is None
+    assert "import" in refused("\n" * N + "  import Foo", PolicyConfig())
+    assert "debug" in refused("set_option" + SPACES + "debug.skipKernelTC true in", PolicyConfig())

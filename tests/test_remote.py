@@ -48,7 +48,7 @@ def verify_requests(url: str) -> float:
 
 def test_problem_to_row_round_trips_every_domain():
     lean = Problem(id="l", domain="lean", statement="theorem t (n : Nat) : n = n := by", header="import Init\nopen Nat",
-                   prompt="informal", meta={"split": "test"})
+                   prompt="informal", meta={"split": "test", "source": "l"})
     humaneval = CodeVerifier.problem_from_row({**code_row("h"), "tests": None, "test": "def check(candidate):\n    assert candidate(1, 2) == 3\n"})
     mbpp = CodeVerifier.problem_from_row({**code_row("m"), "test_setup_code": "import math"})
     math_p = MathVerifier.problem_from_row(math_rows(1)[0])
@@ -117,3 +117,34 @@ def test_full_queue_is_retried_after_retry_after():
         assert [v.status for v in got] == [Status.VALID] * 4
         text = httpx.get(f"{srv.url}/metrics").text
         assert 'prover_serve_rejected_total{reason="queue_full"}' in text  # the 429s happened and were retried
+
+
+def test_the_one_factory_selects_the_remote_backend_by_config(servers):
+    """scale_out in a verifier config is all it takes: training, evaluation and prover verify use get_verifier."""
+    from prover.verifiers import get_verifier, verifier_config
+    from prover.verifiers.remote import RemoteVerifier
+
+    a, _ = servers
+    rows = math_rows(4)
+    problems, responses = pairs(MathVerifier, rows)
+    config = verifier_config("math", {"scale_out": {"remote": {"urls": [a.url], "token": "tok"}}})
+    with get_verifier("math", config) as remote:
+        assert isinstance(remote, RemoteVerifier)
+        got = remote.verify(problems, responses)
+    with MathVerifier() as local:
+        want = local.verify(problems, responses)
+    assert [(v.status, v.feedback) for v in got] == [(v.status, v.feedback) for v in want]
+
+
+@pytest.mark.parametrize("domain, scale_out, match", [
+    ("code", {"kimina": {"urls": ["http://127.0.0.1:1"]}}, "kimina serves only lean"),
+    ("math", {"remote": {"urls": []}}, "urls"),
+    ("lean", {"remote": {"urls": ["http://x:1"]}, "ray": {}}, "choose one"),
+    ("code", {"ray": {"actorz": 2}}, "actorz"),
+    ("math", {"cluster": {}}, "unknown"),
+])
+def test_scale_out_mistakes_are_refused_before_anything_starts(domain, scale_out, match):
+    from prover.verifiers import verifier_config
+
+    with pytest.raises(ValueError, match=match):
+        verifier_config(domain, {"scale_out": scale_out})

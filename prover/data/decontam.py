@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from prover.text import clean_obj
 from prover.types import Problem, Status
-from prover.verifiers.lean.policy import strip_comments_and_strings
+from prover.formats.lean import strip_comments_and_strings
 
 EVAL_SETS: tuple[str, ...] = ("minif2f", "proofnet", "minif2f_core")
 LEAN_PAIRS: tuple[str, ...] = ("none", "literals", "all")

@@ -148,3 +148,69 @@ def extract_proof(response: str, statement: str, header_imports: str = "") -> Ex
     if m and m.group(1) in ("theorem", "lemma"):
         return Extraction(code, "full")
     return Extraction(_continue_statement(statement, code), "body")
+
+
+# -- Lean's lexical layer: comments, string and character literals -----------------------------------
+_CHAR_LIT = re.compile(r"'(?:\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)|[^\\\n])'")
+_RAW_STR = re.compile(r'r(#*)"')
+_IDENT_CHAR = re.compile(r"[\w'!?\u2080-\u2089\u03b1-\u03c9]")
+
+
+def strip_comments_and_strings(code: str) -> str:
+    """Code with comments, string and character literals blanked (newlines kept for line numbers).
+
+    A fast first pass only: the checker decides on Lean's own parse (see docs/lean_trust.md).
+    """
+    out: list[str] = []
+    i, n, depth = 0, len(code), 0
+
+    def blank(j: int, k: int) -> None:
+        out.append("".join("\n" if ch == "\n" else " " for ch in code[j:k]))
+
+    while i < n:
+        c = code[i]
+        prev_ident = i > 0 and bool(_IDENT_CHAR.match(code[i - 1]))
+        if depth:
+            if code.startswith("/-", i):
+                depth += 1
+                i += 2
+            elif code.startswith("-/", i):
+                depth -= 1
+                i += 2
+            else:
+                out.append("\n" if c == "\n" else " ")
+                i += 1
+        elif code.startswith("/-", i):
+            depth = 1
+            i += 2
+        elif code.startswith("--", i):
+            while i < n and code[i] != "\n":
+                i += 1
+        elif c == "'" and not prev_ident and _CHAR_LIT.match(code, i):
+            m = _CHAR_LIT.match(code, i)
+            blank(i, m.end())
+            i = m.end()
+        elif c == "r" and not prev_ident and _RAW_STR.match(code, i):
+            m = _RAW_STR.match(code, i)
+            close = '"' + m.group(1)
+            end = code.find(close, m.end())
+            end = n if end < 0 else end + len(close)
+            out.append('"')
+            blank(i + 1, end)
+            i = end
+        elif c == '"':
+            out.append('"')
+            i += 1
+            while i < n and code[i] != '"':
+                if code[i] == "\\":
+                    out.append(" ")
+                    i += 1
+                if i < n:
+                    out.append("\n" if code[i] == "\n" else " ")
+                i += 1
+            out.append('"')
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)

@@ -67,6 +67,11 @@ def get_verifier(domain: str, config: Any = None, *, options: Mapping[str, Any] 
         config = verifier_config(domain, options)
     elif options:
         config = dataclasses.replace(config, **dict(options))
+    from prover.verifiers.scale import build_scaled
+
+    scaled = build_scaled(domain, config)  # scale_out: prover serve, kimina-lean-server or Ray actors
+    if scaled is not None:
+        return scaled
     cls = verifier_class(domain)
     if domain == "lean":
         return cls(config, start=start)  # type: ignore[call-arg]

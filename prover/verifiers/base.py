@@ -59,3 +59,6 @@ class Verifier(abc.ABC):
 def check_lengths(problems: Sequence[Problem], responses: Sequence[str]) -> None:
     if len(problems) != len(responses):
         raise ValueError(f"got {len(problems)} problems but {len(responses)} responses")
+
+
+__all__ = ["RowError", "Verifier", "cap_text", "check_lengths", "require_str"]

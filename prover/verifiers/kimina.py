@@ -46,8 +46,10 @@ import httpx
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import Verifier, check_lengths
 from prover.formats.lean import extract_proof, split_header, theorem_name
+from prover.verifiers.lean.acceptance import SORRY_WARNING
 from prover.verifiers.lean.feedback import build_feedback
-from prover.verifiers.lean.policy import STANDARD_AXIOMS, PolicyConfig, disallowed_axioms, refused, strip_comments_and_strings
+from prover.formats.lean import strip_comments_and_strings
+from prover.verifiers.lean.policy import STANDARD_AXIOMS, PolicyConfig, disallowed_axioms, refused
 from prover.verifiers.remote import UrlSpreader, error_verdict, post_with_retries
 
 ALLOWED_ATTRIBUTES = frozenset({"simp", "reducible", "irreducible", "semireducible", "inline", "ext", "norm_cast",
@@ -58,7 +60,6 @@ ALLOWED_OPTIONS = frozenset({"maxHeartbeats", "maxRecDepth", "synthInstance.maxH
 _SCOPE = re.compile(r"(?m)^\s*(variable|variables|include|omit|section|namespace|end|#exit)(?![\w'!?])")
 _ATTR_BLOCK = re.compile(r"(?:@\[|\battribute\s*\[)([^\]]*)\]")
 _OPTION = re.compile(r"(?<![\w'.])set_option\s+([\w.]+)")
-_SORRY_WARNING = re.compile(r"declaration uses ['`]sorry['`]")
 _AXIOMS = re.compile(r"depends on axioms:\s*\[([^\]]*)\]")
 
 
@@ -231,7 +232,7 @@ def judge(answer: Mapping[str, Any], layout: Layout, policy: PolicyConfig, confi
             axioms = []
     errors = [m for m in mapped if m["severity"] == "error"]
     problems: list[str] = []
-    sorry = any(m["severity"] == "warning" and _SORRY_WARNING.search(m["text"]) for m in mapped) or "sorryAx" in (axioms or [])
+    sorry = any(m["severity"] == "warning" and SORRY_WARNING.search(m["text"]) for m in mapped) or "sorryAx" in (axioms or [])
     if sorry:
         problems.append("The proof uses `sorry` (or an error left a hole), so it proves nothing. Replace every `sorry`.")
     if ours and not errors:

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from prover.verifiers.scale import check_scale_out
 from prover.text import clean_obj, clean_text
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import RowError, Verifier, cap_text, check_lengths
@@ -56,7 +57,13 @@ class CodeVerifierConfig:
         metadata={"help": "Longest response verified, in UTF-8 bytes; a longer one is invalid with reason 'too_long' before any extraction (docs/sandbox.md)."},
     )
 
+    scale_out: dict = field(default_factory=dict, metadata={"help": "Verify elsewhere (prover.verifiers.get_verifier): "
+        "{remote: {urls: [...]}} sends rows to prover serve instances; {ray: {actors: N, ...}} runs this verifier as "
+        "Ray actors; Lean also {kimina: {urls: [...]}} (an existing kimina-lean-server). Empty = in this process. "
+        "docs/serve.md says what each guarantees."})
+
     def __post_init__(self) -> None:
+        check_scale_out(self.scale_out, 'code')
         if not isinstance(self.timeout_s, (int, float)) or isinstance(self.timeout_s, bool) or not 0 < self.timeout_s <= 3600:
             raise ValueError(f"timeout_s must be a number of seconds in (0, 3600], got {self.timeout_s!r}; e.g. timeout_s=10")
         for name, low, high, example in (

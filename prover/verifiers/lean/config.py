@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from prover.verifiers.scale import check_scale_out
 from prover.verifiers.lean.policy import STANDARD_AXIOMS
 
 
@@ -26,7 +27,13 @@ class LeanConfig:
     memory_limit_mb: float = field(default=12000.0, metadata={"help": "a worker above this resident memory during a check is killed (the check gets an error); 0 = no limit"})
     lake_dir: str = field(default="", metadata={"help": "native backend: the Lake project holding the built checker (default: this repository)"})
 
+    scale_out: dict = field(default_factory=dict, metadata={"help": "Verify elsewhere (prover.verifiers.get_verifier): "
+        "{remote: {urls: [...]}} sends rows to prover serve instances; {ray: {actors: N, ...}} runs this verifier as "
+        "Ray actors; Lean also {kimina: {urls: [...]}} (an existing kimina-lean-server). Empty = in this process. "
+        "docs/serve.md says what each guarantees."})
+
     def __post_init__(self) -> None:
+        check_scale_out(self.scale_out, 'lean')
         if self.backend not in ("wasm", "native"):
             raise ValueError(f"lean.backend must be 'wasm' or 'native', got {self.backend!r}")
         if self.workers < 1:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from prover.formats.lean import strip_comments_and_strings
+
 STANDARD_AXIOMS: tuple[str, ...] = ("propext", "Quot.sound", "Classical.choice")
 
 # (pattern, what, why). Patterns run on code with comments and strings removed.
@@ -32,78 +34,13 @@ _BANNED: tuple[tuple[str, str, str], ...] = (
     (_ID_START + r"(?:axiom|axioms)" + _ID_END, "axiom", "a new axiom can prove anything"),
     (_ID_START + r"(?:implemented_by|extern)" + _ID_END, "implemented_by/extern", "it swaps in unchecked code"),
     (_ID_START + r"unsafe" + _ID_END, "unsafe", "unsafe definitions bypass the kernel's checks"),
-    (r"(?m)^\s*import" + _ID_END, "import", "imports belong to the header, not the proof"),
-    (_ID_START + r"set_option\s+[«»\w.]*debug", "set_option debug.*", "debug options can switch off checks"),
+    (r"(?m)^[ \t]*+import" + _ID_END, "import", "imports belong to the header, not the proof"),
+    (_ID_START + r"set_option\s++[«»\w.]*debug", "set_option debug.*", "debug options can switch off checks"),
     (_ID_START + r"(?:initialize|builtin_initialize)" + _ID_END, "initialize", "it runs code at import time"),
     (_ID_START + r"Lean\.ofReduceBool" + _ID_END, "Lean.ofReduceBool", "it trusts the compiler instead of the kernel"),
 )
 _NATIVE = (_ID_START + r"native_decide" + _ID_END, "native_decide",
            "it trusts compiled code (adds the axiom Lean.ofReduceBool); use decide instead")
-
-
-_CHAR_LIT = re.compile(r"'(?:\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)|[^\\\n])'")
-_RAW_STR = re.compile(r'r(#*)"')
-_IDENT_CHAR = re.compile(r"[\w'!?\u2080-\u2089\u03b1-\u03c9]")
-
-
-def strip_comments_and_strings(code: str) -> str:
-    """Code with comments, string and character literals blanked (newlines kept for line numbers).
-
-    A fast first pass only: the checker decides on Lean's own parse (see docs/lean_trust.md).
-    """
-    out: list[str] = []
-    i, n, depth = 0, len(code), 0
-
-    def blank(j: int, k: int) -> None:
-        out.append("".join("\n" if ch == "\n" else " " for ch in code[j:k]))
-
-    while i < n:
-        c = code[i]
-        prev_ident = i > 0 and bool(_IDENT_CHAR.match(code[i - 1]))
-        if depth:
-            if code.startswith("/-", i):
-                depth += 1
-                i += 2
-            elif code.startswith("-/", i):
-                depth -= 1
-                i += 2
-            else:
-                out.append("\n" if c == "\n" else " ")
-                i += 1
-        elif code.startswith("/-", i):
-            depth = 1
-            i += 2
-        elif code.startswith("--", i):
-            while i < n and code[i] != "\n":
-                i += 1
-        elif c == "'" and not prev_ident and _CHAR_LIT.match(code, i):
-            m = _CHAR_LIT.match(code, i)
-            blank(i, m.end())
-            i = m.end()
-        elif c == "r" and not prev_ident and _RAW_STR.match(code, i):
-            m = _RAW_STR.match(code, i)
-            close = '"' + m.group(1)
-            end = code.find(close, m.end())
-            end = n if end < 0 else end + len(close)
-            out.append('"')
-            blank(i + 1, end)
-            i = end
-        elif c == '"':
-            out.append('"')
-            i += 1
-            while i < n and code[i] != '"':
-                if code[i] == "\\":
-                    out.append(" ")
-                    i += 1
-                if i < n:
-                    out.append("\n" if code[i] == "\n" else " ")
-                i += 1
-            out.append('"')
-            i += 1
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """Typed request and answer of the Lean checker protocol (``lean_env/Checker.lean``), one JSON object each.
 
-Request: ``{"id", "imports", "ref", "code", "name", "goals"}``. Answer:
-``{"id", "ok": true, "messages": [...], "found", "type_matches", "axioms", "ref_error", "ms"}``
-or ``{"ok": false, "error"}`` when the request itself could not be processed.
-``CheckAnswer.from_json`` checks every field's type and raises ``ProtocolError``
-naming the field, so a malformed answer is never read as a verdict. Fields the
-checker adds later are kept in ``extra`` (add them here as typed fields when the
-verifier starts using them).
+Request: ``{"id", "imports", "ref", "code", "name", "trusted", "goals"}`` (the
+worker adds the binding fields ``seq`` and ``secret`` when it sends it). Answer:
+``{"id", "seq", "secret", "ok": true, "messages": [...], "refused", "refused_line",
+"refused_col", "found", "replayed", "replay_error", "ref_changed", "type_matches",
+"axioms", "ref_error", "ms"}`` or ``{"id", "seq", "secret", "ok": false, "error"}``
+when the request itself could not be processed. ``CheckAnswer.from_json`` checks
+every field's type and raises ``ProtocolError`` naming the field, so a malformed
+answer is never read as a verdict (``prover.verifiers.lean.acceptance`` turns it
+into an ``error``). Unknown fields are kept in ``extra``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class CheckRequest:
     ref: str
     code: str
     name: str
+    trusted: int = 0  # bytes at the start of ``code`` that are the header's rest (exempt from the syntax policy)
     goals: bool = False  # report the goals at each error
 
     def to_json(self) -> dict[str, Any]:
@@ -82,9 +85,15 @@ class CheckAnswer:
     ok: bool
     messages: tuple[Message, ...] = ()
     found: bool = False  # the target theorem was declared
-    type_matches: bool = False  # ... with the reference statement's type
-    axioms: tuple[str, ...] = ()  # axioms the theorem depends on
+    type_matches: bool = False  # ... with the reference statement's type (read in the replayed environment)
+    axioms: tuple[str, ...] = ()  # axioms the theorem depends on (read in the replayed environment)
     ref_error: str = ""  # the reference statement itself failed to elaborate
+    refused: str = ""  # a command refused by the syntax policy (never elaborated), and why
+    refused_line: int = 0
+    refused_col: int = 0
+    replayed: bool = False  # the kernel re-checked the target and its dependencies in a fresh environment
+    replay_error: str = ""  # ... and what it rejected
+    ref_changed: str = ""  # a declaration of the reference differs in the candidate
     ms: int = 0
     error: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -92,6 +101,9 @@ class CheckAnswer:
     @property
     def errors(self) -> tuple[Message, ...]:
         return tuple(m for m in self.messages if m.severity == "error")
+
+    def message_dicts(self) -> list[dict[str, Any]]:
+        return [dataclasses.asdict(m) for m in self.messages]
 
     @classmethod
     def from_json(cls, d: Any) -> "CheckAnswer":
@@ -108,7 +120,10 @@ class CheckAnswer:
             raise ProtocolError("checker answer: field 'axioms' must be a list of strings")
         return cls(id=_get(d, "id", str), ok=True, messages=tuple(Message.from_json(m) for m in messages),
                    found=_get(d, "found", bool), type_matches=_get(d, "type_matches", bool), axioms=tuple(axioms),
-                   ref_error=_get(d, "ref_error", str, ""), ms=_get(d, "ms", int, 0), extra=extra)
+                   ref_error=_get(d, "ref_error", str, ""), refused=_get(d, "refused", str, ""),
+                   refused_line=_get(d, "refused_line", int, 0), refused_col=_get(d, "refused_col", int, 0),
+                   replayed=_get(d, "replayed", bool, False), replay_error=_get(d, "replay_error", str, ""),
+                   ref_changed=_get(d, "ref_changed", str, ""), ms=_get(d, "ms", int, 0), extra=extra)
 
 
 __all__ = ["CheckAnswer", "CheckRequest", "Message", "ProtocolError", "SEVERITIES"]

@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 from tqdm import tqdm
 
 from prover.text import clean_text
 from prover.types import Problem, Status, Verdict
-from prover.verifiers.base import RowError, Verifier, check_lengths, require_str
+from prover.verifiers.base import Verifier, check_lengths
 from prover.verifiers.lean.config import LeanConfig
 from prover.formats.lean import extract_proof, split_header, theorem_name
-from prover.verifiers.lean.feedback import build_feedback
-from prover.verifiers.lean.policy import PolicyConfig, disallowed_axioms, refused
+from prover.verifiers.lean.acceptance import Prepared, accept
+from prover.verifiers.lean.policy import PolicyConfig, refused
+from prover.verifiers.lean.protocol import CheckRequest
 from prover.verifiers.lean.pool import LeanPool, PoolResult
 from prover.verifiers.lean.runtime import native_launch, new_workdir, wasm_launch, wasm_modules, wasm_runtime_dir
 from prover.verifiers.lean.worker import BadRequest, encode_request
 
 log = logging.getLogger(__name__)
-
-# Lean's warning, quoted with '…' in older releases and `…` in newer ones.
-_SORRY_WARNING = re.compile(r"declaration uses ['`]sorry['`]")
-
 
 def close_statement(statement: str) -> str:
     """The statement closed with ``sorry`` (for elaborating the reference type)."""
@@ -35,16 +30,6 @@ def close_statement(statement: str) -> str:
     if s.endswith(":= by") or s.endswith(":="):
         return s + " sorry"
     raise ValueError(f"a formal statement must end in ':= by' or ':=', got ...{s[-30:]!r}")
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A check ready for Lean, or a verdict reached without it."""
-
-    verdict: Verdict | None = None
-    payload: dict[str, Any] | None = None
-    code: str = ""
-    kind: str = ""
 
 
 class LeanVerifier(Verifier):
@@ -108,23 +93,6 @@ class LeanVerifier(Verifier):
         self._thread.join(timeout=10)
 
     # -- rows ------------------------------------------------------------
-    @classmethod
-    def problem_from_row(cls, row: Mapping[str, Any]) -> Problem:
-        pid = require_str(row, "id")
-        statement = require_str(row, "formal_statement")
-        if not (statement.rstrip().endswith(":= by") or statement.rstrip().endswith(":=")):
-            raise RowError("formal_statement", "must end in ':= by' or ':='")
-        try:
-            theorem_name(statement)
-        except ValueError as e:
-            raise RowError("formal_statement", str(e)) from None
-        header = row.get("header", "") or ""
-        if not isinstance(header, str):
-            raise RowError("header", f"must be a string, got {type(header).__name__}")
-        informal = row.get("informal_prefix", row.get("informal", "")) or ""
-        return Problem(id=pid, domain="lean", statement=statement, header=header, prompt=str(informal),
-                       meta={k: row[k] for k in ("split", "source") if k in row})
-
     # -- checking --------------------------------------------------------
     def prepare(self, problem: Problem, response: str) -> Prepared:
         """Everything before Lean: header availability, extraction, the fast refusal pass, and a
@@ -157,8 +125,8 @@ class LeanVerifier(Verifier):
         prefix = rest + "\n" if rest else ""
         code = prefix + ext.code
         # the header's rest is the dataset's, not the model's: exempt from the checker's syntax policy
-        payload = {"id": clean_text(str(problem.id)), "imports": imports, "ref": prefix + ref, "code": code,
-                   "name": name, "trusted": len(prefix.encode("utf-8")), "goals": self.config.goals}
+        payload = CheckRequest(id=clean_text(str(problem.id)), imports=imports, ref=prefix + ref, code=code, name=name,
+                               trusted=len(prefix.encode("utf-8")), goals=self.config.goals).to_json()
         try:
             encode_request(payload)
         except BadRequest as e:
@@ -166,67 +134,8 @@ class LeanVerifier(Verifier):
         return Prepared(payload=payload, code=code, kind=ext.kind)
 
     def judge(self, prepared: Prepared, result: PoolResult) -> Verdict:
-        """Turn the checker's answer into a verdict under the configured policy."""
-        timings = {"total": result.queue_s + result.run_s, "queue": result.queue_s, "check": result.run_s}
-        base = {"extraction": prepared.kind, "code": prepared.code}
-        if result.timed_out:
-            return Verdict(Status.TIMEOUT, 0.0, feedback=f"Checking the proof took longer than {self.config.timeout_s:g}s "
-                           "and was stopped. Make the proof cheaper (avoid heavy automation or large decide).",
-                           details=base, timings=timings)
-        ans = result.answer
-        if ans is None:
-            return Verdict(Status.ERROR, 0.0, feedback=f"Lean checker failure: {result.error}", details=base, timings=timings)
-        if not ans.get("ok", False):
-            return Verdict(Status.ERROR, 0.0, feedback=f"Lean checker failure: {ans.get('error', '?')}", details=base,
-                           timings=timings)
-        timings["lean"] = float(ans.get("ms", 0)) / 1000.0
-        messages: list[dict[str, Any]] = list(ans.get("messages", []))
-        axioms: list[str] = sorted(ans.get("axioms", []))
-        refused = str(ans.get("refused", "") or "")
-        if refused:
-            line, col = int(ans.get("refused_line", 1) or 1), int(ans.get("refused_col", 0) or 0)
-            messages.append({"severity": "error", "line": line, "col": col, "end_line": line, "end_col": col,
-                             "text": f"Refused, not checked: {refused}. Write the proof with ordinary "
-                                     "theorems, definitions and tactics.", "goals": ""})
-        details = {**base, "messages": messages, "found": bool(ans.get("found")),
-                   "type_matches": bool(ans.get("type_matches")), "axioms": axioms,
-                   "replayed": ans.get("replayed") is True}
-        if refused:
-            details["refused"] = True
-        if ans.get("ref_error"):
-            return Verdict(Status.ERROR, 0.0, feedback=f"The reference statement could not be checked: {ans['ref_error']}",
-                           details=details, timings=timings)
-        name = prepared.payload["name"] if prepared.payload else "?"
-        errors = [m for m in messages if m.get("severity") == "error"]
-        problems: list[str] = []
-        uses_sorry = "sorryAx" in axioms or any(_SORRY_WARNING.search(str(m.get("text", ""))) for m in messages)
-        if uses_sorry:
-            problems.append("The proof uses `sorry` (or an error left a hole), so it proves nothing. Replace every `sorry`.")
-        if not errors:
-            if not ans.get("found"):
-                problems.append(f"The theorem `{name}` is not declared by the proof. Keep the theorem's name and statement exactly as given.")
-            elif ans.get("replay_error"):
-                problems.append(f"The kernel re-check of `{name}` failed: {ans['replay_error']}")
-            elif ans.get("ref_changed"):
-                problems.append(f"{ans['ref_changed']}. Keep the statement's definitions exactly as given.")
-            elif not ans.get("type_matches"):
-                problems.append(f"The theorem `{name}` was stated differently from the given statement. "
-                                "Prove exactly the statement as given; do not change it.")
-        bad_axioms = [a for a in disallowed_axioms(axioms, self._policy) if a != "sorryAx"]
-        if bad_axioms:
-            problems.append(f"The proof depends on axioms beyond {', '.join(self._policy.allowed_axioms)}: "
-                            f"{', '.join(bad_axioms)}.")
-        # valid only on the checker's positive word for each link of the chain (docs/lean_trust.md)
-        valid = (not errors and not problems and not refused and ans.get("found") is True
-                 and ans.get("replayed") is True and not ans.get("replay_error") and not ans.get("ref_changed")
-                 and ans.get("type_matches") is True)
-        if valid:
-            return Verdict(Status.VALID, 1.0, details=details, timings=timings)
-        if not errors and not problems:  # fail closed: a link of the chain is missing from the answer
-            problems.append("The checker could not confirm the proof (kernel re-check incomplete).")
-        text, over = build_feedback(prepared.code, messages, problems, max_errors=self.config.max_errors,
-                                    context=self.config.context_lines, cap=self.config.feedback_cap)
-        return Verdict(Status.INVALID, 0.0, feedback=text, feedback_over_cap=over, details=details, timings=timings)
+        """The verdict on the checker's answer: ``acceptance.accept`` under this verifier's settings."""
+        return accept(prepared, result, config=self.config, policy=self._policy)
 
     async def _check_one(self, problem: Problem, response: str) -> Verdict:
         t0 = time.monotonic()

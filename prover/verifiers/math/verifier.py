@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from prover.verifiers.scale import check_scale_out
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import Verifier, cap_text, check_lengths
 from prover.verifiers.math.equivalence import Judgement, SymbolicChecker
@@ -53,7 +54,13 @@ class MathVerifierConfig:
         metadata={"help": "'detailed': says what was extracted and why it failed (never the reference); 'binary': only 'Your answer is incorrect.'"},
     )
 
+    scale_out: dict = field(default_factory=dict, metadata={"help": "Verify elsewhere (prover.verifiers.get_verifier): "
+        "{remote: {urls: [...]}} sends rows to prover serve instances; {ray: {actors: N, ...}} runs this verifier as "
+        "Ray actors; Lean also {kimina: {urls: [...]}} (an existing kimina-lean-server). Empty = in this process. "
+        "docs/serve.md says what each guarantees."})
+
     def __post_init__(self) -> None:
+        check_scale_out(self.scale_out, 'math')
         t = self.symbolic_timeout_s
         if not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 < t <= 600:
             raise ValueError(f"symbolic_timeout_s must be a number of seconds in (0, 600], got {t!r}; e.g. symbolic_timeout_s=5")
