@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prover.serve import ServeConfig, ServeThread  # noqa: E402
-from prover.serve.rows import parse_row  # noqa: E402
+from prover.verify_rows import parse_row  # noqa: E402
 from prover.verifiers import get_verifier  # noqa: E402
 from prover.verifiers.ray_pool import RayConfig, make_ray_verifier  # noqa: E402
 from prover.verifiers.remote import RemoteConfig, make_remote_verifier  # noqa: E402
