@@ -32,6 +32,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from prover.data.rows import DataError, read_jsonl
 from prover.text import clean_obj
 from prover.types import Problem
 
@@ -45,7 +46,7 @@ _DECL_HEAD = re.compile(r"^(theorem|lemma)\s+(\S+)")
 _HYP = re.compile(r"^(\S[^:]*?) : (.*)$")
 
 
-class DojoDataError(ValueError):
+class DojoDataError(DataError):
     """A bad statement row: the message names the file (or data set), the row and the field."""
 
 
@@ -258,20 +259,13 @@ def _read_json_list(path: Path) -> list[Any]:
 def read_corpus_imports(path: Path) -> dict[str, list[str]]:
     """``file_path -> imported file paths`` from a LeanDojo ``corpus.jsonl``."""
     out: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DojoDataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("path"), str):
-                raise DojoDataError(f"{path}:{lineno}: field 'path' must be a string")
-            imports = row.get("imports", [])
-            if not isinstance(imports, list) or not all(isinstance(p, str) for p in imports):
-                raise DojoDataError(f"{path}:{lineno}: field 'imports' must be a list of paths")
-            out[row["path"]] = imports
+    for lineno, row in read_jsonl(path, what="LeanDojo corpus"):
+        if not isinstance(row.get("path"), str):
+            raise DojoDataError(f"{path}:{lineno}: field 'path' must be a string")
+        imports = row.get("imports", [])
+        if not isinstance(imports, list) or not all(isinstance(p, str) for p in imports):
+            raise DojoDataError(f"{path}:{lineno}: field 'imports' must be a list of paths")
+        out[row["path"]] = imports
     return out
 
 
@@ -442,25 +436,16 @@ def load_statements(path: str | Path, limit: int | None = None) -> list[Problem]
     if not path.is_file():
         raise FileNotFoundError(f"statement file {path} does not exist (build it with scripts/build_statements.py)")
     out: list[Problem] = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if limit is not None and len(out) >= limit:
-                break
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DojoDataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise DojoDataError(f"{path}:{lineno}: must be a JSON object")
-            try:
-                problem = Problem.from_json(row)
-            except (TypeError, ValueError) as e:
-                raise DojoDataError(f"{path}:{lineno}: {e}") from None
-            if problem.domain != "lean" or not problem.statement.rstrip().endswith((":= by", ":=")):
-                raise DojoDataError(f"{path}:{lineno}: field 'statement' must be a Lean statement ending in ':= by'")
-            out.append(problem)
+    for lineno, row in read_jsonl(path, what="statement file"):
+        if limit is not None and len(out) >= limit:
+            break
+        try:
+            problem = Problem.from_json(row)
+        except (TypeError, ValueError) as e:
+            raise DojoDataError(f"{path}:{lineno}: {e}") from None
+        if problem.domain != "lean" or not problem.statement.rstrip().endswith((":= by", ":=")):
+            raise DojoDataError(f"{path}:{lineno}: field 'statement' must be a Lean statement ending in ':= by'")
+        out.append(problem)
     return out
 
 
