@@ -43,14 +43,14 @@ MANAGED: dict[str, str] = {
 }
 
 
-def _cuda() -> bool:
+def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
 def precision_flags(precision: str) -> dict[str, bool]:
     if precision == "auto":
-        precision = "bf16" if _cuda() and torch.cuda.is_bf16_supported() else "fp32"
-    if precision in ("bf16", "fp16") and not _cuda():
+        precision = "bf16" if cuda_available() and torch.cuda.is_bf16_supported() else "fp32"
+    if precision in ("bf16", "fp16") and not cuda_available():
         raise ConfigError(f"grpo.precision={precision} needs a GPU; use fp32 (or auto) on CPU")
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
@@ -58,7 +58,7 @@ def precision_flags(precision: str) -> dict[str, bool]:
 def model_dtype(dtype: str) -> str:
     if dtype != "auto":
         return dtype
-    return "bfloat16" if _cuda() and torch.cuda.is_bf16_supported() else "float32"
+    return "bfloat16" if cuda_available() and torch.cuda.is_bf16_supported() else "float32"
 
 
 def build_grpo_args(cfg: TrainConfig, run_dir: Path, num_processes: int, *, has_eval: bool = False) -> GRPOConfig:
@@ -134,7 +134,7 @@ def _derived(cfg: TrainConfig, run_dir: Path, per_device: int, init_kwargs: dict
         vllm_gpu_memory_utilization=g.vllm_gpu_memory_utilization,
         vllm_tensor_parallel_size=g.vllm_tensor_parallel_size,
         deepspeed=g.deepspeed or None,
-        use_cpu=not _cuda(),
+        use_cpu=not cuda_available(),
         **precision_flags(g.precision),
         gradient_checkpointing=cfg.model.gradient_checkpointing,
         model_init_kwargs=init_kwargs,
@@ -143,7 +143,7 @@ def _derived(cfg: TrainConfig, run_dir: Path, per_device: int, init_kwargs: dict
         shuffle_dataset=False,
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        dataloader_pin_memory=_cuda(),
+        dataloader_pin_memory=cuda_available(),
         logging_steps=1,
         logging_first_step=True,
         save_strategy="steps",

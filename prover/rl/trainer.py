@@ -38,12 +38,12 @@ from prover.rl import checkpoint as ckpt_io
 from prover.rl.callbacks import StepLogger, StopOnSignal
 from prover.rl.config import ConfigError, TrainConfig, dump_yaml
 from prover.rl.driver import ReplayDriver
-from prover.rl.grpo_args import build_grpo_args, check_passthrough
+from prover.rl.grpo_args import build_grpo_args, check_passthrough, cuda_available
 from prover.rl.metrics import MetricsLogger
 from prover.rl.problems import ProblemSource, load_problem_list
 from prover.rl.rounds import VerifierReward
 from prover.rl.trl_compat import check_versions, quiet_gradient_checkpointing_rename
-from prover.rl.verifier_handle import VerifierHandle, make_verifier
+from prover.rl.verifier_handle import NodeVerifier, VerifierHandle, make_verifier, needs_node_verifier
 from prover.verifiers.base import Verifier
 
 
@@ -161,7 +161,8 @@ def run(cfg: TrainConfig, *, model: Any = None, tokenizer: Any = None, verifier:
     check_passthrough(cfg.trl)
     t_start = time.monotonic()
     run_dir, resume_ckpt = resolve_run(cfg)
-    dist = PartialState()
+    # cpu=True without CUDA, so several CPU processes (torchrun) form a gloo group, as TRL's Accelerator does
+    dist = PartialState(cpu=not cuda_available())
     main = dist.is_main_process
     run_dir.mkdir(parents=True, exist_ok=True)
     if main:
@@ -179,7 +180,11 @@ def run(cfg: TrainConfig, *, model: Any = None, tokenizer: Any = None, verifier:
             say(f"resuming {run_dir} from {resume_ckpt.name} (step {resume_step})")
     dist.wait_for_everyone()
 
-    handle = VerifierHandle(verifier or make_verifier(cfg), owned=verifier is None, say=say)
+    node: NodeVerifier | None = None
+    if verifier is None and needs_node_verifier(cfg, dist.num_processes):
+        node = NodeVerifier(cfg, dist, run_dir, say=say)  # one verifier per node, shared by its processes
+    handle = VerifierHandle(node.verifier if node else (verifier or make_verifier(cfg)),
+                            owned=verifier is None and node is None, say=say)
     replay: ReplayCore | None = None
     metrics: MetricsLogger | None = None
     trainer: Any = None
@@ -236,6 +241,8 @@ def run(cfg: TrainConfig, *, model: Any = None, tokenizer: Any = None, verifier:
         if replay is not None:
             replay.close()
         handle.close()
+        if node is not None:
+            node.close()
     return RunResult(
         run_dir=run_dir, config_path=config_path, metrics_jsonl=run_dir / "metrics.jsonl",
         tensorboard_dir=run_dir / "tb" if cfg.metrics.tensorboard else None,
