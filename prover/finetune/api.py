@@ -12,15 +12,15 @@ from typing import Any, Sequence
 from prover.eval.passk import pass_at_k
 from prover.policy import PolicyConfig, SamplingParams, load_policy, resolve_model
 from prover.replay.store import FailureStore
-from prover.prompts import binary_retry, error_fix, first_attempt, task_text
+from prover.prompts import binary_retry, check_repair, error_fix, extract_block, first_attempt, task_text
 from prover.text import clean_obj, clean_text
 from prover.types import Attempt, Problem, Status, Verdict
 from prover.verifiers import get_verifier
-from prover.verifiers.code.extract import extract_code
+from prover.verifiers.code.extract import called_names, extract_code
 
 __all__ = [
-    "Attempt", "FailureStore", "PolicyConfig", "Problem", "SamplingParams", "Status", "Verdict", "binary_retry", "clean_obj", "clean_text",
-    "error_fix", "extract_code", "first_attempt", "get_verifier", "load_problems", "load_policy", "pass_at_k",
+    "Attempt", "FailureStore", "PolicyConfig", "Problem", "SamplingParams", "Status", "Verdict", "binary_retry", "called_names", "check_repair", "clean_obj", "clean_text",
+    "error_fix", "extract_block", "extract_code", "first_attempt", "get_verifier", "load_problems", "load_policy", "pass_at_k",
     "resolve_model", "task_text",
 ]
 
@@ -70,6 +70,22 @@ def eval_set_texts() -> dict[str, list[str]]:
         except (FileNotFoundError, ImportError, ValueError):
             out[name] = []
     return out
+
+
+def make_verifier(domain: str, *, lean_workers: int = 1) -> Any:
+    """The project's verifier for ``domain`` (Lean: the real checker with ``lean_workers`` workers)."""
+    if domain == "lean":
+        from prover.verifiers.lean import LeanConfig
+
+        return get_verifier("lean", LeanConfig(workers=lean_workers))
+    return get_verifier(domain)
+
+
+def lean_reference(problem: Problem) -> str:
+    """The generator's own proof of a core-Lean problem, as a model answer."""
+    from prover.data.core_lean import reference_response
+
+    return reference_response(problem)
 
 
 def verify(verifier: Any, problems: Sequence[Problem], responses: Sequence[str]) -> list[Verdict]:

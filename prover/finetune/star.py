@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from prover.finetune import controls, pairs
-from prover.finetune.api import (Attempt, FailureStore, binary_retry, error_fix, first_attempt, get_verifier,
-                                 load_problems, verify)
+from prover.finetune.api import (Attempt, FailureStore, binary_retry, error_fix, first_attempt, load_problems,
+                                 make_verifier, verify)
 from prover.finetune.evaluate import Sampled, evaluate, sample_and_verify
 from prover.finetune.report import arm_results, write_run
 from prover.finetune.sft import SFTSettings, is_trained, policy_for, train_sft
@@ -111,7 +111,7 @@ class StarRun:
         bad = [p.id for p in self.train + self.held_out if p.domain != cfg.domain]
         if bad:
             raise ValueError(f"problems {bad[:3]} are not in domain {cfg.domain!r}: fix domain or the problem sets")
-        self.verifier = get_verifier(cfg.domain)
+        self.verifier = make_verifier(cfg.domain)
         self._policy: Any = None
         self.log: dict[str, Any] = {}
 
