@@ -38,7 +38,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
                 raise ValueError(f"not a boolean: {value!r}")
             return bool(value)
         if hint is int:
-            if isinstance(value, float) and not value.is_integer():
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(f"not an integer: {value!r}")
+            if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
                 raise ValueError(f"not an integer: {value!r}")
             return int(value)
         if hint is float:

@@ -29,6 +29,25 @@ def derangement(n: int, rng: random.Random) -> list[int]:
             return perm
 
 
+def derangement_by(keys: Sequence[Any], rng: random.Random, tries: int = 10000) -> list[int]:
+    """A permutation sending every item to one with a different key (e.g. another problem).
+
+    Raises ``ValueError`` when no such permutation exists (one key holds more than half the items).
+    """
+    n = len(keys)
+    counts: dict[Any, int] = {}
+    for k in keys:
+        counts[k] = counts.get(k, 0) + 1
+    if n and max(counts.values()) * 2 > n:
+        raise ValueError(f"cannot give every item another key's information: one key holds {max(counts.values())} of {n} items")
+    for _ in range(tries):
+        perm = list(range(n))
+        rng.shuffle(perm)
+        if all(keys[i] != keys[p] for i, p in enumerate(perm)):
+            return perm
+    raise ValueError(f"no key-changing permutation found in {tries} tries")
+
+
 def scramble_code(text: str, rng: random.Random) -> str:
     """``text`` with the lines of every fenced block (or of all of it) in a random order.
 

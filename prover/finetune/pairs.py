@@ -43,6 +43,8 @@ def load_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     p = Path(path)
     if not (p / PROVENANCE).is_file():
         raise FileNotFoundError(f"{p}: not a saved pair set (no {PROVENANCE}); run the collection stage first")
+    if load_provenance(p).get("rows") == 0:
+        return []  # an empty set: datasets cannot read back a table without rows
     ds = datasets.load_from_disk(str(p))
     return [dict(r) for r in ds]
 

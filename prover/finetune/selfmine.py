@@ -199,7 +199,7 @@ class SelfMineRun:
             return pairs.load_provenance(path)["report"] | {"rows": pairs.load_rows(path)}
         counts = {f: 0 for f in FILTERS}
         seen: list[str] = []
-        levels, rows = [], []
+        levels, rows, proposals = [], [], []
         for b in range(0, cfg.proposals_per_round, cfg.proposal_batch):
             size = min(cfg.proposal_batch, cfg.proposals_per_round - b)
             prompt = proposal_prompt(self.level)
@@ -211,6 +211,8 @@ class SelfMineRun:
             raw = [c.text for c in comps]
             parsed = [parse_proposal(t, f"mined/r{r}/{b + i}", self.level) for i, t in enumerate(raw)]
             kept = self._filter(parsed, raw, seen, counts)
+            proposals += [{"level": self.level, "text": t, "parsed": p.to_json() if p else None,
+                           "kept": bool(p and p in kept)} for t, p in zip(raw, parsed)]
             levels.append(self.level)
             if not kept:
                 continue
@@ -229,6 +231,10 @@ class SelfMineRun:
         report = {"round": r, "proposed": cfg.proposals_per_round, "dropped": counts, "kept": len(rows),
                   "levels": levels, "next_level": self.level,
                   "solved_always": sum(all(x["ok"]) for x in rows), "solved_never": sum(not any(x["ok"]) for x in rows)}
+        from prover.finetune.api import clean_obj
+
+        (self.out / f"round{r}").mkdir(parents=True, exist_ok=True)
+        (self.out / f"round{r}" / "proposals.json").write_text(json.dumps(clean_obj(proposals), indent=1))
         pairs.save_rows(rows, path, {"stage": "selfmine", "round": r, "report": report, "model": cfg.model})
         return report | {"rows": rows}
 
@@ -252,7 +258,11 @@ class SelfMineRun:
         return corrections, keeps
 
     def shuffled(self, corrections: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        perm = controls.derangement(len(corrections), random.Random(self.cfg.seed))
+        try:
+            perm = controls.derangement_by([r["problem_id"] for r in corrections], random.Random(self.cfg.seed))
+        except ValueError as exc:  # too few problems to swap feedback between
+            log.warning("shuffled arm skipped: %s", exc)
+            return []
         out = []
         for row, j in zip(corrections, perm):
             p = Problem.from_json(next(x for x in self._mined if x["problem"]["id"] == row["problem_id"])["problem"])

@@ -161,9 +161,13 @@ class StarRun:
         """Retry every failed first attempt with the arm's follow-up turn."""
         cfg = self.cfg
         failed = [s for g in firsts for s in g if not s.ok]
+        if arm == "shuffled" and len({f.problem.id for f in failed}) < 2:
+            log.warning("shuffled arm needs failures of at least 2 problems to swap feedback; got %d: skipped", len(failed))
+            self.log["shuffled_skipped"] = f"only {len(failed)} failure(s): no other problem's feedback to show"
+            failed = []
         rng = random.Random(f"{cfg.seed}/{arm}")
         if arm == "shuffled":
-            perm = controls.derangement(len(failed), rng)
+            perm = controls.derangement_by([f.problem.id for f in failed], rng)
             fb = [failed[j].verdict.feedback for j in perm]
         else:
             fb = [s.verdict.feedback for s in failed]
