@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from prover.finetune.api import SamplingParams, extract_block, extract_code, first_attempt, load_problems
-from prover.finetune.sft import SFTSettings, is_trained, pair_row, policy_for, train_sft
+from prover.finetune import pairs as pairs_mod
+from prover.finetune.sft import is_trained, policy_for, train_sft
 
 pytestmark = pytest.mark.slow
 
@@ -47,19 +48,28 @@ def _check_full_function_extracted(response: str, entry_point: str) -> bool:
     return True
 
 
-def test_sft_adapter_loads_into_policy(tmp_path):
-    probs = load_problems("mbpp:train", 2)
-    rows = [pair_row(first_attempt(p), f"```python\n{p.meta['reference_code'].strip()}\n```", problem_id=p.id)
-            for p in probs]
-    out = train_sft(rows, "embedded:smollm2-135m", tmp_path / "adapter",
-                    SFTSettings(max_steps=1, batch_size=2, max_length=512, cpu_threads=1))
-    assert is_trained(out) and (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
-    done = json.loads((out / "sft_done.json").read_text())
-    assert done["pairs"] == 2 and done["steps"] == 1 and done["losses"]
-    assert train_sft(rows, "embedded:smollm2-135m", out) == out  # finished run reused
-    policy = policy_for("embedded:smollm2-135m", out, cpu_threads=1)
+def test_warm_start_adapter_loads_into_policy(tmp_path):
+    """scripts/warm_start.py end to end: verified MBPP/GSM8K train pairs -> a PEFT adapter the policy loads."""
+    main = _script_main("warm_start")
+    out = tmp_path / "warm"
+    args = ["--config", str(ROOT / "configs/warm_start.yaml"), "--out_dir", str(out), "--domains", "code,math",
+            "--code_limit", "1", "--math_limit", "1", "--sft.max_steps", "1", "--sft.batch_size", "2",
+            "--sft.max_length", "512", "--sft.cpu_threads", "1"]
+    assert main(args) == 0
+    model = out / "model"
+    assert is_trained(model) and (model / "adapter_config.json").is_file() and (model / "adapter_model.safetensors").is_file()
+    done = json.loads((model / "sft_done.json").read_text())
+    assert done["pairs"] == 2 and done["steps"] == 1 and done["losses"] and done["lora"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["pairs"] == {"code": {"candidates": 1, "verified": 1, "rejected": 0},
+                                "math": {"candidates": 1, "verified": 1, "rejected": 0}}
+    assert (out / "plot.png").is_file()
+    rows = pairs_mod.load_rows(out / "pairs")
+    assert train_sft(rows, "embedded:smollm2-135m", model) == model  # a finished run is reused
+    policy = policy_for("embedded:smollm2-135m", model, cpu_threads=1)
     try:
-        [[c]] = policy.generate([first_attempt(probs[0])], SamplingParams(n=1, temperature=0.0, max_new_tokens=8))
+        [[c]] = policy.generate([first_attempt(load_problems("mbpp:test", 1)[0])],
+                                SamplingParams(n=1, temperature=0.0, max_new_tokens=8))
         assert c.text
     finally:
         policy.close()
@@ -80,9 +90,7 @@ def test_star_retry_end_to_end(tmp_path):
     for arm in ("binary", "shuffled", "garbage"):
         assert (out / "pairs" / arm / "provenance.json").is_file()
     # garbage copies the binary arm's shape exactly
-    from prover.finetune import pairs
-
-    assert len(pairs.load_rows(out / "pairs" / "garbage")) == len(pairs.load_rows(out / "pairs" / "binary"))
+    assert len(pairs_mod.load_rows(out / "pairs" / "garbage")) == len(pairs_mod.load_rows(out / "pairs" / "binary"))
     train = {p.id: p for p in load_problems("mbpp:train", 1)}
     first = json.loads((out / "first.json").read_text())
     for group in first:
