@@ -198,7 +198,8 @@ class SelfMineRun:
         if pairs.exists(path):
             return pairs.load_provenance(path)["report"] | {"rows": pairs.load_rows(path)}
         counts = {f: 0 for f in FILTERS}
-        seen: list[str] = []
+        example = parse_proposal(PROPOSE_EXAMPLE, "example", 1)
+        seen: list[str] = [example.prompt + " ".join(example.tests)] if example else []  # copies of the shown example are duplicates
         levels, rows, proposals = [], [], []
         for b in range(0, cfg.proposals_per_round, cfg.proposal_batch):
             size = min(cfg.proposal_batch, cfg.proposals_per_round - b)
