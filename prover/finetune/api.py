@@ -1,0 +1,92 @@
+"""Every import of the rest of the project that ``prover.finetune`` uses, in one place.
+
+The fine-tuning stages reuse the project's policy, prompts, verifiers, data
+loaders and pass@k through their public APIs; when one of those moves, only this
+module changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from prover.eval.passk import pass_at_k
+from prover.policy import PolicyConfig, SamplingParams, load_policy, resolve_model
+from prover.replay.store import FailureStore
+from prover.prompts import binary_retry, check_repair, error_fix, extract_block, first_attempt, task_text
+from prover.text import clean_obj, clean_text
+from prover.types import Attempt, Problem, Status, Verdict
+from prover.verifiers import get_verifier
+from prover.verifiers.code.extract import called_names, extract_code
+
+__all__ = [
+    "Attempt", "FailureStore", "PolicyConfig", "Problem", "SamplingParams", "Status", "Verdict", "binary_retry", "called_names", "check_repair", "clean_obj", "clean_text",
+    "error_fix", "extract_block", "extract_code", "first_attempt", "get_verifier", "load_problems", "load_policy", "pass_at_k",
+    "resolve_model", "task_text",
+]
+
+# Named problem sets: "<source>:<split>" -> loader.
+SOURCES = ("mbpp:train", "mbpp:test", "mbpp:validation", "humaneval:test", "gsm8k:train", "gsm8k:test",
+           "minif2f_core:valid", "minif2f_core:test", "core_lean:<seed>")
+
+
+def load_problems(spec: str, limit: int | None = None, offset: int = 0) -> list[Problem]:
+    """Problems of a named set (see ``SOURCES``); ``core_lean:<seed>:<level>`` draws generator problems."""
+    source, _, split = spec.partition(":")
+    if source == "mbpp":
+        from prover.data.code import load_mbpp
+
+        rows = load_mbpp(split=split or None)
+    elif source == "humaneval":
+        from prover.data.code import load_humaneval
+
+        rows = load_humaneval()
+    elif source == "gsm8k":
+        from prover.data.math import load_gsm8k
+
+        rows = load_gsm8k(split=split or "test", limit=(offset + limit) if limit else None)
+    elif source == "minif2f_core":
+        from prover.data.lean import load_minif2f_core
+
+        rows = load_minif2f_core(split=split or None)
+    elif source == "core_lean":
+        from prover.data.core_lean import CoreLeanGenerator
+
+        seed, _, level = split.partition(":")
+        gen = CoreLeanGenerator(seed=int(seed or 0))
+        rows = [gen.problem(int(level or 0), i) for i in range(offset + (limit or 16))]
+    else:
+        raise ValueError(f"unknown problem set {spec!r}: use one of {SOURCES}")
+    rows = list(rows)[offset:]
+    return rows[:limit] if limit else rows
+
+
+def eval_set_texts() -> dict[str, list[str]]:
+    """Texts of the evaluation sets a self-made problem must not copy (those present here)."""
+    out: dict[str, list[str]] = {}
+    for name, spec in (("humaneval", "humaneval:test"), ("mbpp", "mbpp:"), ("gsm8k", "gsm8k:test"),
+                       ("minif2f", "minif2f_core:")):
+        try:
+            out[name] = [p.prompt + "\n" + p.statement for p in load_problems(spec)]
+        except (FileNotFoundError, ImportError, ValueError):
+            out[name] = []
+    return out
+
+
+def make_verifier(domain: str, *, lean_workers: int = 1) -> Any:
+    """The project's verifier for ``domain`` (Lean: the real checker with ``lean_workers`` workers)."""
+    if domain == "lean":
+        from prover.verifiers.lean import LeanConfig
+
+        return get_verifier("lean", LeanConfig(workers=lean_workers))
+    return get_verifier(domain)
+
+
+def lean_reference(problem: Problem) -> str:
+    """The generator's own proof of a core-Lean problem, as a model answer."""
+    from prover.data.core_lean import reference_response
+
+    return reference_response(problem)
+
+
+def verify(verifier: Any, problems: Sequence[Problem], responses: Sequence[str]) -> list[Verdict]:
+    return verifier.verify(list(problems), [clean_text(r) for r in responses])
