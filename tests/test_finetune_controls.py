@@ -11,7 +11,7 @@ import pytest
 from prover.finetune import controls, pairs
 from prover.finetune.api import first_attempt, load_problems, make_verifier, verify
 from prover.finetune.config import ConfigError, load_config
-from prover.finetune.decontam import NgramIndex, near_duplicate
+from prover.data.decontam import NgramIndex, near_duplicate
 from prover.finetune.evaluate import pass_stats
 from prover.finetune.selfmine import SelfMineConfig, parse_proposal, stub_for
 from prover.finetune.sft import SFTSettings, pair_row

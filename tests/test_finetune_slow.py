@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from prover.finetune.api import SamplingParams, extract_block, extract_code, first_attempt, load_problems
+from prover.finetune.api import SamplingParams, answer_block, extract_code, first_attempt, load_problems
 from prover.finetune import pairs as pairs_mod
 from prover.finetune.sft import is_trained, policy_for, train_sft
 
@@ -29,7 +29,8 @@ def _script_main(name: str):
 def _check_full_function_extracted(response: str, entry_point: str) -> bool:
     """When a response's final python block defines ``entry_point`` completely, the verifier's
     extraction returns that whole block (never a cut function). Returns whether it applied."""
-    block = extract_block(response, ("python", "py"))
+    found = answer_block(response, entry_point)
+    block = found.code if found is not None and found.closed else None
     if not block:
         return False
     try:

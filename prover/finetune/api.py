@@ -11,16 +11,16 @@ from typing import Any, Sequence
 
 from prover.eval.passk import pass_at_k
 from prover.policy import PolicyConfig, SamplingParams, load_policy, resolve_model
-from prover.replay.store import FailureStore
-from prover.prompts import binary_retry, check_repair, error_fix, extract_block, first_attempt, task_text
+from prover.replay.store import AttemptStore
+from prover.prompts import binary_retry, check_repair, error_fix, first_attempt, task_text
 from prover.text import clean_obj, clean_text
 from prover.types import Attempt, Problem, Status, Verdict
 from prover.verifiers import get_verifier
-from prover.verifiers.code.extract import called_names, extract_code
+from prover.formats.code import answer_block, called_names, extract_code
 
 __all__ = [
-    "Attempt", "FailureStore", "PolicyConfig", "Problem", "SamplingParams", "Status", "Verdict", "binary_retry", "called_names", "check_repair", "clean_obj", "clean_text",
-    "error_fix", "extract_block", "extract_code", "first_attempt", "get_verifier", "load_problems", "load_policy", "pass_at_k",
+    "Attempt", "AttemptStore", "PolicyConfig", "Problem", "SamplingParams", "Status", "Verdict", "binary_retry", "called_names", "check_repair", "clean_obj", "clean_text",
+    "answer_block", "error_fix", "extract_code", "first_attempt", "get_verifier", "load_problems", "load_policy", "pass_at_k",
     "resolve_model", "task_text",
 ]
 
@@ -30,30 +30,20 @@ SOURCES = ("mbpp:train", "mbpp:test", "mbpp:validation", "humaneval:test", "gsm8
 
 
 def load_problems(spec: str, limit: int | None = None, offset: int = 0) -> list[Problem]:
-    """Problems of a named set (see ``SOURCES``); ``core_lean:<seed>:<level>`` draws generator problems."""
+    """Problems of a named set (see ``SOURCES``) through the one data layer (``prover.data.load``);
+    ``core_lean:<seed>:<level>`` draws generator problems."""
+    from prover import data
+
     source, _, split = spec.partition(":")
-    if source == "mbpp":
-        from prover.data.code import load_mbpp
-
-        rows = load_mbpp(split=split or None)
-    elif source == "humaneval":
-        from prover.data.code import load_humaneval
-
-        rows = load_humaneval()
-    elif source == "gsm8k":
-        from prover.data.math import load_gsm8k
-
-        rows = load_gsm8k(split=split or "test", limit=(offset + limit) if limit else None)
-    elif source == "minif2f_core":
-        from prover.data.lean import load_minif2f_core
-
-        rows = load_minif2f_core(split=split or None)
-    elif source == "core_lean":
+    if source == "core_lean":
         from prover.data.core_lean import CoreLeanGenerator
 
         seed, _, level = split.partition(":")
         gen = CoreLeanGenerator(seed=int(seed or 0))
         rows = [gen.problem(int(level or 0), i) for i in range(offset + (limit or 16))]
+    elif source in ("mbpp", "humaneval", "gsm8k", "minif2f_core"):
+        rows = data.load(source, split or ("all" if source in ("mbpp", "minif2f_core") else ""),
+                         limit=(offset + limit) if limit else 0)
     else:
         raise ValueError(f"unknown problem set {spec!r}: use one of {SOURCES}")
     rows = list(rows)[offset:]

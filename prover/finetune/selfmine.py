@@ -29,11 +29,11 @@ from typing import Any, Mapping, Sequence
 
 from prover.finetune import controls, pairs
 from prover.finetune.api import (Problem, called_names, check_repair, clean_text, error_fix, eval_set_texts,
-                                 extract_block, first_attempt, load_problems, make_verifier, verify)
-from prover.finetune.decontam import NgramIndex, near_duplicate
+                                 first_attempt, load_problems, make_verifier, verify)
+from prover.data.decontam import NgramIndex, near_duplicate
 from prover.finetune.evaluate import evaluate, sample_and_verify
 from prover.finetune.report import arm_results, write_run
-from prover.finetune.sft import SFTSettings, is_trained, pair_row, policy_for, train_sft
+from prover.finetune.sft import SFTSettings, pair_row, policy_for, train_sft
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from prover.finetune import controls, pairs
-from prover.finetune.api import (Attempt, FailureStore, binary_retry, error_fix, first_attempt, load_problems,
+from prover.finetune.api import (Attempt, AttemptStore, binary_retry, error_fix, first_attempt, load_problems,
                                  make_verifier, verify)
 from prover.finetune.evaluate import Sampled, evaluate, sample_and_verify
 from prover.finetune.report import arm_results, write_run
@@ -140,7 +140,7 @@ class StarRun:
         return groups
 
     def _save(self, path: Path, groups: Sequence[Sequence[Sampled]], turn: str) -> None:
-        with FailureStore(self.out / "attempts.sqlite", capacity=100000) as store:
+        with AttemptStore(self.out / "attempts.sqlite", capacity=100000) as store:
             _store_sampled(store, groups, turn, 0)
         from prover.finetune.api import clean_obj
 
