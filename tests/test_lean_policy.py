@@ -2,9 +2,9 @@
 
 import pytest
 
-from prover.verifiers.lean.policy import PolicyConfig, disallowed_axioms, refused, strip_comments_and_strings
+from prover.verifiers.lean.policy import ProofPolicy, disallowed_axioms, refused, strip_comments_and_strings
 
-CFG = PolicyConfig()
+CFG = ProofPolicy()
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_allowed(code):
 
 
 def test_native_decide_allowed_when_configured():
-    cfg = PolicyConfig(allowed_axioms=("propext", "Quot.sound", "Classical.choice", "Lean.ofReduceBool"),
+    cfg = ProofPolicy(allowed_axioms=("propext", "Quot.sound", "Classical.choice", "Lean.ofReduceBool"),
                        allow_native_decide=True)
     assert refused("theorem t : 2 + 2 = 4 := by native_decide", cfg) is None
 

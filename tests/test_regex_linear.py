@@ -150,8 +150,8 @@ def test_lean_declaration_pattern_still_finds_names():
 def test_lean_fast_pass_on_many_blank_lines():
     """The fast refusal pass (prover.verifiers.lean.policy): a line-start pattern that could cross
     newlines was quadratic on blank lines; it stays on one line now."""
-    from prover.verifiers.lean.policy import PolicyConfig, refused
+    from prover.verifiers.lean.policy import ProofPolicy, refused
 
-    assert refused("theorem t : True := by\n" + "\n" * N + "  trivial", PolicyConfig()) is None
-    assert "import" in refused("\n" * N + "  import Foo", PolicyConfig())
-    assert "debug" in refused("set_option" + SPACES + "debug.skipKernelTC true in", PolicyConfig())
+    assert refused("theorem t : True := by\n" + "\n" * N + "  trivial", ProofPolicy()) is None
+    assert "import" in refused("\n" * N + "  import Foo", ProofPolicy())
+    assert "debug" in refused("set_option" + SPACES + "debug.skipKernelTC true in", ProofPolicy())

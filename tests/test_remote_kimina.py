@@ -12,13 +12,13 @@ import pytest
 
 from prover.types import Problem, Status
 from prover.verifiers.kimina import KiminaConfig, KiminaVerifier, build_file, judge, kimina_refused
-from prover.verifiers.lean.policy import PolicyConfig
+from prover.verifiers.lean.policy import ProofPolicy
 
 ADD = "theorem add_comm' (a b : Nat) : a + b = b + a := by"
 PROBLEM = Problem(id="p", domain="lean", statement=ADD, header="import Mathlib\nopen Nat")
 CODE = ADD + "\n  omega"
 CFG = KiminaConfig()
-POLICY = PolicyConfig()
+POLICY = ProofPolicy()
 
 
 def layout():

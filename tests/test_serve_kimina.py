@@ -7,9 +7,9 @@ import pytest
 from prover.serve.kimina import backward_result, kimina_result, split_imports, statement_end, task_from_snippet
 from prover.serve.models import KiminaCheckRequest, KiminaSnippet, KiminaVerifyRequest
 from prover.types import Status, Verdict
-from prover.verifiers.lean.policy import PolicyConfig
+from prover.verifiers.lean.policy import ProofPolicy
 
-POLICY = PolicyConfig()
+POLICY = ProofPolicy()
 FILE = """import Mathlib
 import Aesop
 

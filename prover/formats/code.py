@@ -76,7 +76,7 @@ class CodeBlock:
 
 
 @dataclass(frozen=True)
-class Extraction:
+class CodeExtraction:
     """What ``extract_code`` found.
 
     ``ok``: ``program`` is ready to run. Otherwise ``reason`` is one of
@@ -227,29 +227,29 @@ def _with_newline(prompt_code: str) -> str:
     return prompt_code if prompt_code.endswith("\n") else prompt_code + "\n"
 
 
-def _finish(program: str, code: str, kind: str, entry_point: str, can_be_cut: bool) -> Extraction:
+def _finish(program: str, code: str, kind: str, entry_point: str, can_be_cut: bool) -> CodeExtraction:
     try:
         _quiet_compile(program)
     except (SyntaxError, ValueError) as exc:
         err = exc if isinstance(exc, SyntaxError) else SyntaxError(str(exc))
         why = truncation_reason(program, err) if can_be_cut else None
         if why:
-            return Extraction(False, program, code, kind, "truncated", f"The response was truncated: the code is incomplete ({why}). Finish the whole function.")
+            return CodeExtraction(False, program, code, kind, "truncated", f"The response was truncated: the code is incomplete ({why}). Finish the whole function.")
         offset = program.count("\n", 0, max(0, len(program) - len(code))) if code and program.endswith(code) else 0
         line = (err.lineno or 0) - offset
         where = f" (line {line} of your code)" if line > 0 else ""
         text = f"{type(err).__name__}: {err.msg}{where}"
         if err.text:
             text += "\n    " + err.text.strip()
-        return Extraction(False, program, code, kind, "syntax_error", f"The code does not parse:\n{text}")
+        return CodeExtraction(False, program, code, kind, "syntax_error", f"The code does not parse:\n{text}")
     except (MemoryError, RecursionError):
-        return Extraction(False, program, code, kind, "syntax_error", "The code is too large or too deeply nested to compile.")
+        return CodeExtraction(False, program, code, kind, "syntax_error", "The code is too large or too deeply nested to compile.")
     tree = _quiet_compile(program, "ast")
     if can_be_cut and _cut_tail(tree, program):
-        return Extraction(False, program, code, kind, "truncated", "The response was truncated: its last line is cut off. Finish the whole function.")
+        return CodeExtraction(False, program, code, kind, "truncated", "The response was truncated: its last line is cut off. Finish the whole function.")
     if entry_point and not defines(tree, entry_point):
-        return Extraction(False, program, code, kind, "missing_entry_point", f"The code does not define `{entry_point}`, which the tests call.")
-    return Extraction(True, program, code, kind)
+        return CodeExtraction(False, program, code, kind, "missing_entry_point", f"The code does not define `{entry_point}`, which the tests call.")
+    return CodeExtraction(True, program, code, kind)
 
 
 def _strip_prose(lines: Sequence[str], prefix: str = "") -> str:
@@ -283,11 +283,11 @@ def _strip_prose(lines: Sequence[str], prefix: str = "") -> str:
     return "\n".join(segment)
 
 
-def extract_code(response: str, *, prompt: str = "", entry_point: str = "") -> Extraction:
+def extract_code(response: str, *, prompt: str = "", entry_point: str = "") -> CodeExtraction:
     """The program to run for ``response`` (see the module docstring for the rules)."""
     text = response.replace("\r\n", "\n")
     if not text.strip():
-        return Extraction(False, reason="empty", message="The response is empty; it must contain the Python solution.")
+        return CodeExtraction(False, reason="empty", message="The response is empty; it must contain the Python solution.")
     prompt_code = prompt if is_code_prompt(prompt, entry_point) else ""
 
     chosen = answer_block(text, entry_point)
@@ -305,7 +305,7 @@ def extract_code(response: str, *, prompt: str = "", entry_point: str = "") -> E
     lines = text.split("\n")
     start = next((i for i, ln in enumerate(lines) if _CODE_START.match(ln)), None)
     if start is None:
-        return Extraction(False, reason="no_code", message="No Python code found in the response; put the solution in a ```python block.")
+        return CodeExtraction(False, reason="no_code", message="No Python code found in the response; put the solution in a ```python block.")
     code = _strip_prose(lines[start:])
     return _program_from(code, "plain", prompt_code, entry_point, True)
 
@@ -327,7 +327,7 @@ def answer_block(text: str, entry_point: str = "") -> CodeBlock | None:
     return blocks[-1]
 
 
-def _program_from(code: str, kind: str, prompt_code: str, entry_point: str, can_be_cut: bool) -> Extraction:
+def _program_from(code: str, kind: str, prompt_code: str, entry_point: str, can_be_cut: bool) -> CodeExtraction:
     dedented = textwrap.dedent(code)
     if not prompt_code:
         return _finish(dedented, dedented, kind, entry_point, can_be_cut)

@@ -30,7 +30,7 @@ _DECL = re.compile(r"^\s*+(?:@\[[^\]]*+\]\s*+)*+(?:private\s++|protected\s++|non
 
 
 @dataclass(frozen=True)
-class Extraction:
+class LeanExtraction:
     """What extraction found. ``code`` is None when nothing usable was found."""
 
     code: str | None
@@ -126,28 +126,28 @@ def _continue_statement(statement: str, body: str) -> str:
     return stmt + "\n" + "\n".join(lines)
 
 
-def extract_proof(response: str, statement: str, header_imports: str = "") -> Extraction:
+def extract_proof(response: str, statement: str, header_imports: str = "") -> LeanExtraction:
     """Build the code to check from a response to ``statement``."""
     block, truncated = last_lean_block(response)
     if truncated:
-        return Extraction(None, "truncated", "The response was cut off inside its last ```lean4 block "
+        return LeanExtraction(None, "truncated", "The response was cut off inside its last ```lean4 block "
                           "(no closing fence), so the proof is incomplete.")
     if block is None:
-        return Extraction(None, "none", "No ```lean4 code block was found in the response; "
+        return LeanExtraction(None, "none", "No ```lean4 code block was found in the response; "
                           "put the complete proof in one final ```lean4 block.")
     code = _strip_header_imports(block, header_imports).strip("\n")
     if not code.strip():
-        return Extraction(None, "none", "The final ```lean4 block is empty.")
+        return LeanExtraction(None, "none", "The final ```lean4 block is empty.")
     name = theorem_name(statement)
     if _declares(code, name):
-        return Extraction(code, "full")
+        return LeanExtraction(code, "full")
     # A body continuing the statement; a block that restates the statement
     # under another name is checked as written (and will not declare the target).
     first = code.lstrip().splitlines()[0] if code.strip() else ""
     m = _DECL.match(first)
     if m and m.group(1) in ("theorem", "lemma"):
-        return Extraction(code, "full")
-    return Extraction(_continue_statement(statement, code), "body")
+        return LeanExtraction(code, "full")
+    return LeanExtraction(_continue_statement(statement, code), "body")
 
 
 # -- Lean's lexical layer: comments, string and character literals -----------------------------------

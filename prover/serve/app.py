@@ -29,7 +29,7 @@ from prover.serve.models import KiminaCheckRequest, KiminaSnippet, KiminaVerifyR
 from prover.verify_rows import bad_row_result, parse_row, result_row
 from prover.text import clean_obj
 from prover.verifiers.base import RowError, Verifier
-from prover.verifiers.lean.policy import PolicyConfig
+from prover.verifiers.lean.policy import ProofPolicy
 
 log = logging.getLogger("prover.serve")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -181,7 +181,7 @@ def create_app(config: ServeConfig, verifiers: Mapping[str, Verifier] | Callable
             raise HTTPException(413, f"{len(items)} snippets, at most {config.max_rows_per_request} per request")
         lean = engine().verifiers["lean"]
         lean_cfg = getattr(lean, "config", None)
-        policy = PolicyConfig(getattr(lean_cfg, "allowed_axioms", PolicyConfig().allowed_axioms),
+        policy = ProofPolicy(getattr(lean_cfg, "allowed_axioms", ProofPolicy().allowed_axioms),
                               getattr(lean_cfg, "allow_native_decide", False))
         timeout_s = float(getattr(lean_cfg, "timeout_s", 0.0) or 0.0)
         tasks: list[KiminaTask] = [task_from_snippet(s, policy) for s in items]

@@ -30,7 +30,7 @@ from typing import Any
 from prover.serve.models import KiminaSnippet
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import RowError
-from prover.verifiers.lean.policy import PolicyConfig, refused
+from prover.verifiers.lean.policy import ProofPolicy, refused
 
 _DECL_LINE = re.compile(r"^(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*(?:theorem|lemma)\s+\S")
 _OPEN = "([{⦃⟨"
@@ -103,7 +103,7 @@ def statement_end(text: str) -> int:
     return -1
 
 
-def task_from_snippet(snippet: KiminaSnippet, policy: PolicyConfig) -> KiminaTask:
+def task_from_snippet(snippet: KiminaSnippet, policy: ProofPolicy) -> KiminaTask:
     from prover.verifiers.lean import LeanVerifier
 
     code = snippet.code

@@ -49,7 +49,7 @@ from prover.formats.lean import extract_proof, split_header, theorem_name
 from prover.verifiers.lean.acceptance import SORRY_WARNING
 from prover.verifiers.lean.feedback import build_feedback
 from prover.formats.lean import strip_comments_and_strings
-from prover.verifiers.lean.policy import STANDARD_AXIOMS, PolicyConfig, disallowed_axioms, refused
+from prover.verifiers.lean.policy import STANDARD_AXIOMS, ProofPolicy, disallowed_axioms, refused
 from prover.verifiers.remote import UrlSpreader, error_verdict, post_with_retries
 
 ALLOWED_ATTRIBUTES = frozenset({"simp", "reducible", "irreducible", "semireducible", "inline", "ext", "norm_cast",
@@ -176,7 +176,7 @@ def build_file(problem: Problem, code: str, nonce: str) -> tuple[str, Layout]:
                                            chk_line, len(parts))
 
 
-def judge(answer: Mapping[str, Any], layout: Layout, policy: PolicyConfig, config: KiminaConfig, kind: str) -> Verdict:
+def judge(answer: Mapping[str, Any], layout: Layout, policy: ProofPolicy, config: KiminaConfig, kind: str) -> Verdict:
     """This project's verdict from one kimina ``/verify`` result item."""
     t = float((answer.get("response") or {}).get("time") or 0.0)
     timings = {"total": t, "lean": t}
@@ -271,7 +271,7 @@ class KiminaVerifier(Verifier):
 
     def __init__(self, config: KiminaConfig | None = None) -> None:
         self.config = config or KiminaConfig()
-        self.policy = PolicyConfig(self.config.allowed_axioms, self.config.allow_native_decide)
+        self.policy = ProofPolicy(self.config.allowed_axioms, self.config.allow_native_decide)
         self.workers = len(self.config.urls) * self.config.max_inflight_per_url
         self._spreader = UrlSpreader(self.config.urls)
         self._client = httpx.Client(limits=httpx.Limits(max_connections=self.workers + 4))

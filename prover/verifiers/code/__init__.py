@@ -5,7 +5,7 @@ interface; ``extract_code`` pulls the program out of a response; ``SandboxPool``
 is the sandbox itself (docs/sandbox.md).
 """
 
-from prover.formats.code import Extraction, extract_code, find_code_blocks
+from prover.formats.code import CodeExtraction, extract_code, find_code_blocks
 from prover.verifiers.code.sandbox import Limits, SandboxPool, SandboxUnavailable, probe_bwrap, resolve_mode
 from prover.verifiers.code.verifier import BINARY_FEEDBACK, CodeVerifier, CodeVerifierConfig
 
@@ -13,7 +13,7 @@ __all__ = [
     "BINARY_FEEDBACK",
     "CodeVerifier",
     "CodeVerifierConfig",
-    "Extraction",
+    "CodeExtraction",
     "Limits",
     "SandboxPool",
     "SandboxUnavailable",

@@ -15,7 +15,7 @@ from prover.verifiers.scale import check_scale_out
 from prover.text import clean_obj, clean_text
 from prover.types import Problem, Status, Verdict
 from prover.verifiers.base import RowError, Verifier, cap_text, check_lengths
-from prover.formats.code import Extraction, called_names, extract_code, is_code_prompt
+from prover.formats.code import CodeExtraction, called_names, extract_code, is_code_prompt
 from prover.verifiers.code.sandbox import MODES, Limits, SandboxPool, default_workers, resolve_mode
 
 FEEDBACK_MODES = ("detailed", "binary")
@@ -406,4 +406,4 @@ def format_feedback(report: Mapping[str, Any], timeout_s: float) -> str:
     return "\n".join(p for p in parts if p)
 
 
-__all__ = ["CodeVerifier", "CodeVerifierConfig", "RunSpec", "format_feedback", "Extraction", "BINARY_FEEDBACK"]
+__all__ = ["CodeVerifier", "CodeVerifierConfig", "RunSpec", "format_feedback", "CodeExtraction", "BINARY_FEEDBACK"]

@@ -17,7 +17,7 @@ from typing import Any
 from prover.types import Status, Verdict
 from prover.verifiers.lean.config import LeanConfig
 from prover.verifiers.lean.feedback import build_feedback
-from prover.verifiers.lean.policy import PolicyConfig, disallowed_axioms
+from prover.verifiers.lean.policy import ProofPolicy, disallowed_axioms
 from prover.verifiers.lean.pool import PoolResult
 from prover.verifiers.lean.protocol import CheckAnswer, ProtocolError
 
@@ -35,7 +35,7 @@ class Prepared:
     kind: str = ""
 
 
-def accept(prepared: Prepared, result: PoolResult, *, config: LeanConfig, policy: PolicyConfig) -> Verdict:
+def accept(prepared: Prepared, result: PoolResult, *, config: LeanConfig, policy: ProofPolicy) -> Verdict:
     """The verdict on one checker answer (``result``) for ``prepared`` under ``config`` and ``policy``."""
     timings = {"total": result.queue_s + result.run_s, "queue": result.queue_s, "check": result.run_s}
     base = {"extraction": prepared.kind, "code": prepared.code}

@@ -44,12 +44,12 @@ _NATIVE = (_ID_START + r"native_decide" + _ID_END, "native_decide",
 
 
 @dataclass(frozen=True)
-class PolicyConfig:
+class ProofPolicy:
     allowed_axioms: tuple[str, ...] = STANDARD_AXIOMS
     allow_native_decide: bool = False
 
 
-def refused(code: str, cfg: PolicyConfig) -> str | None:
+def refused(code: str, cfg: ProofPolicy) -> str | None:
     """Feedback naming the first refused construct, or None if the code may be checked."""
     clean = strip_comments_and_strings(code)
     rules = list(_BANNED)
@@ -64,5 +64,5 @@ def refused(code: str, cfg: PolicyConfig) -> str | None:
     return None
 
 
-def disallowed_axioms(axioms: list[str], cfg: PolicyConfig) -> list[str]:
+def disallowed_axioms(axioms: list[str], cfg: ProofPolicy) -> list[str]:
     return sorted(a for a in axioms if a not in cfg.allowed_axioms)

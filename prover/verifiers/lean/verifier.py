@@ -16,7 +16,7 @@ from prover.verifiers.base import Verifier, check_lengths
 from prover.verifiers.lean.config import LeanConfig
 from prover.formats.lean import extract_proof, split_header, theorem_name
 from prover.verifiers.lean.acceptance import Prepared, accept
-from prover.verifiers.lean.policy import PolicyConfig, refused
+from prover.verifiers.lean.policy import ProofPolicy, refused
 from prover.verifiers.lean.protocol import CheckRequest
 from prover.verifiers.lean.pool import LeanPool, PoolResult
 from prover.verifiers.lean.runtime import native_launch, new_workdir, wasm_launch, wasm_modules, wasm_runtime_dir
@@ -39,7 +39,7 @@ class LeanVerifier(Verifier):
 
     def __init__(self, config: LeanConfig | None = None, *, start: bool = True) -> None:
         self.config = config or LeanConfig()
-        self._policy = PolicyConfig(self.config.allowed_axioms, self.config.allow_native_decide)
+        self._policy = ProofPolicy(self.config.allowed_axioms, self.config.allow_native_decide)
         self._modules: set[str] | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="lean-verifier-loop", daemon=True)
