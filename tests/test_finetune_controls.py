@@ -102,11 +102,11 @@ def test_config_yaml_then_flags_and_errors(tmp_path):
     assert (cfg.train_limit, cfg.sft.lora_rank, cfg.sft.epochs, cfg.arms) == (3, 8, 2.0, ["binary", "garbage"])
     bad = tmp_path / "bad.yaml"
     bad.write_text("train_limt: 3\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml.*train_limt"):
+    with pytest.raises(ConfigError, match=r"train_limt.*bad.yaml line 1"):
         load_config(StarConfig, ["--config", str(bad)])
     with pytest.raises(ConfigError, match="eval_n"):
         load_config(StarConfig, ["--eval_n", "0"])
-    with pytest.raises(ConfigError, match="not an integer"):
+    with pytest.raises(ConfigError, match="train_limit.*expected an integer"):
         load_config(StarConfig, ["--train_limit", "1.5"])
     with pytest.raises(ConfigError, match="lora_rank"):
         load_config(WarmStartConfig, ["--sft.lora_rank", "-2"])
