@@ -118,3 +118,14 @@ def test_no_import_from_data_to_verifiers():
     for module in root.glob("*.py"):
         text = module.read_text(encoding="utf-8")
         assert "prover.verifiers" not in text, module
+
+
+def test_guessed_entry_point_is_never_a_builtin():
+    """A row without entry_point or reference code: the entry point is the first *non-builtin* call,
+    so a candidate's own `abs` can never stand in for the function the tests judge."""
+    from prover.data import problem_from_row
+
+    p = problem_from_row({"id": "x", "tests": ["assert abs(f(1) - 2.0) < 1e-9", "assert len(g(2)) == 3"]}, "code")
+    assert p.entry_point == "f"
+    with pytest.raises(ValueError, match="set `entry_point`"):  # only builtins are called: say which to test
+        problem_from_row({"id": "y", "tests": ["assert sum([1, 2]) == 3"]}, "code")

@@ -9,6 +9,7 @@ Use ``prover.data.load("humaneval" | "mbpp", ...)`` rather than these loaders di
 from __future__ import annotations
 
 import ast
+import builtins
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -52,15 +53,21 @@ def mbpp_split(task_id: int) -> str:
     return next((name for name, ids in MBPP_SPLITS.items() if task_id in ids), "train")
 
 
+_BUILTINS = frozenset(dir(builtins))
+
+
 def mbpp_entry_point(code: str, tests: Iterable[str]) -> str:
-    """The function of the reference ``code`` that the first test calls."""
+    """The function of the reference ``code`` that the first test calls (no code: the first non-builtin call)."""
     try:
         with warnings.catch_warnings():  # old MBPP code has invalid escape sequences
             warnings.simplefilter("ignore")
             defined = {n.name for n in ast.parse(code).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     except SyntaxError:
         defined = set()
-    return next((n for n in called_names(tests) if not defined or n in defined), "")
+    if defined:
+        return next((n for n in called_names(tests) if n in defined), "")
+    # no reference code: never a builtin (a test's `abs(f(1) - 2)` judges f; the candidate must not supply `abs`)
+    return next((n for n in called_names(tests) if n not in _BUILTINS), "")
 
 
 def mbpp_problem(row: Mapping[str, Any]) -> Problem:
