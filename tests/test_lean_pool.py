@@ -179,3 +179,26 @@ def test_pool_recycles_at_the_use_count(tmp_path):
     seqs, recycled, first_alive, alive = asyncio.run(main())
     assert seqs == [0, 1, 0, 1, 0]  # a fresh worker (sequence restarts) after every two checks
     assert recycled == 2 and not first_alive and alive == 1
+
+
+def test_worker_dead_while_idle_is_replaced_not_blamed_on_the_next_row(tmp_path):
+    """A worker killed while idle (OOM killer, an operator) costs the next row nothing: it is
+    replaced before that row's request is sent, and the row gets its own answer."""
+    (tmp_path / "d").mkdir()
+
+    async def main():
+        pool = LeanPool(_launcher(tmp_path / "d"), workers=1, start_timeout_s=30)
+        await pool.start()
+        try:
+            first = await pool.run({"id": "a", "code": "ok"}, 5.0)
+            (idle,) = pool.workers()
+            idle.kill()
+            second = await pool.run({"id": "b", "code": "ok"}, 5.0)
+            return first, second, pool.stats.deaths, len(pool.workers())
+        finally:
+            await pool.close()
+
+    first, second, deaths, alive = asyncio.run(main())
+    assert first.answer["id"] == "a"
+    assert second.answer is not None and second.answer["id"] == "b", second
+    assert deaths == 1 and alive == 1

@@ -10,7 +10,8 @@
   instead of hanging;
 - a worker taken from the pool goes back to it, or is retired and replaced, on
   every path (exceptions and cancellation included); requests wait for a worker
-  in arrival order; a request that crashed a worker is not retried.
+  in arrival order; a request that crashed a worker is not retried, and a worker found dead
+  when taken from the pool is replaced before the request is sent.
 """
 
 from __future__ import annotations
@@ -186,9 +187,16 @@ class LeanPool:
         """Check one request. Never raises for a bad request or a broken worker: the result says."""
         t0 = time.monotonic()
         async with self._admit:
-            got = await self._acquire(t0 + self.start_timeout_s + timeout_s)
-            if isinstance(got, str):
-                return PoolResult(None, error=got, queue_s=time.monotonic() - t0)
+            while True:
+                got = await self._acquire(t0 + self.start_timeout_s + timeout_s)
+                if isinstance(got, str):
+                    return PoolResult(None, error=got, queue_s=time.monotonic() - t0)
+                if got.alive():
+                    break
+                # it died while idle (killed from outside, out of memory): not this row's doing
+                self.stats.deaths += 1
+                log.warning("%s died while idle; replacing it", got.name)
+                self._retire(got)
             worker = got
             self._taken.add(worker)
             t1 = time.monotonic()
