@@ -10,26 +10,22 @@ PolicyConfig(lora_path=...)) or a full checkpoint (sft.lora_rank 0; PolicyConfig
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prover.finetune.config import ConfigError, load_config  # noqa: E402
+from prover.finetune.config import script_main  # noqa: E402
 from prover.finetune.warm import WarmStartConfig, run_warm_start  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
-        cfg = load_config(WarmStartConfig, argv)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
+def run(cfg: WarmStartConfig) -> str:
     summary = run_warm_start(cfg)
-    print(json.dumps({k: summary[k] for k in ("pairs", "model_dir", "train_loss", "lora")}, indent=2))
-    return 0
+    return json.dumps({k: summary[k] for k in ("pairs", "model_dir", "train_loss", "lora")}, indent=2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return script_main(WarmStartConfig, run, argv)
 
 
 if __name__ == "__main__":

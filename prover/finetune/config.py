@@ -9,8 +9,9 @@ and the fix. ``--help`` lists every key; ``--print-config`` prints the resolved 
 from __future__ import annotations
 
 import json
+import logging
 import sys
-from typing import Sequence, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from prover import config as _config
 from prover.config import ConfigError
@@ -39,4 +40,16 @@ def load_config(cls: type[T], argv: Sequence[str] | None = None, *, description:
     return cfg
 
 
-__all__ = ["ConfigError", "load_config"]
+def script_main(cls: type[T], run: Callable[[T], str], argv: Sequence[str] | None = None) -> int:
+    """A fine-tuning script's ``main``: settings (exit 2 with a one-line error when bad), ``run``, its report."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(cls, argv)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    print(run(cfg))
+    return 0
+
+
+__all__ = ["ConfigError", "load_config", "script_main"]
