@@ -47,3 +47,23 @@ def test_sandboxed_modes(tmp_path):
         sandboxed(["true"], mode="docker", writable=[tmp_path], cwd=tmp_path, who="test")
     argv, mode = sandboxed(["true"], mode="auto", writable=[tmp_path], cwd=tmp_path, who="test")
     assert mode == ("bwrap" if bwrap_works()[0] else "none") and argv[-1] == "true"
+
+
+@needs_bwrap
+def test_a_program_under_tmp_still_runs_in_the_jail(tmp_path):
+    """A checkout under /tmp (CI clones there): the program the jail runs lives in the host's /tmp,
+    which the jail hides; the named program is bound back read-only, nothing else of /tmp is."""
+    prog = tmp_path / "checkout" / "bin" / "tool"
+    prog.parent.mkdir(parents=True)
+    prog.write_text("#!/bin/sh\necho ran; touch \"$0\" 2>/dev/null || echo ro-prog\n")
+    prog.chmod(0o755)
+    (tmp_path / "checkout" / "private").write_text("x")
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = jail_argv([str(prog)], writable=[work], cwd=work)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["ran", "ro-prog"]
+    probe = jail_argv(["/bin/sh", "-c", f"cat {tmp_path}/checkout/private 2>/dev/null || echo hidden", str(prog)],
+                      writable=[work], cwd=work)
+    assert subprocess.run(probe, capture_output=True, text=True, timeout=60).stdout.split() == ["hidden"]

@@ -86,12 +86,30 @@ def jail_argv(
         "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
         "--size", str(tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
     ]  # fmt: skip
-    for p in readable:
+    for p in [*readable, *tmp_paths_of(argv, covered=[*readable, *writable])]:
         args += ["--ro-bind", str(p), str(p)]
     for p in writable:
         args += ["--bind", str(p), str(p)]
     args += ["--chdir", str(cwd), "--"]
     return args + list(argv)
+
+
+def tmp_paths_of(argv: Sequence[str], covered: Sequence[Path] = ()) -> list[Path]:
+    """Existing absolute paths in ``argv`` that lie under ``/tmp`` and are not inside ``covered``.
+
+    The jail replaces ``/tmp`` by an empty tmpfs; a program or file the command names there (a
+    checkout under /tmp, whose Bun binary or Lean runtime lives in it) must be bound back, read-only.
+    """
+    tmp = Path("/tmp")
+    roots = [Path(c) for c in covered]
+    out: list[Path] = []
+    for a in argv:
+        if not a.startswith("/"):
+            continue
+        p = Path(a)
+        if p.is_relative_to(tmp) and p != tmp and p.exists() and not any(p.is_relative_to(r) for r in roots):
+            out.append(p)
+    return out
 
 
 def sandboxed(
