@@ -62,12 +62,14 @@ def eval_set_texts() -> dict[str, list[str]]:
     return out
 
 
-def make_verifier(domain: str, *, lean_workers: int = 1) -> Any:
-    """The project's verifier for ``domain`` (Lean: the real checker with ``lean_workers`` workers)."""
+def make_verifier(domain: str, *, lean_workers: int = 1, lean_timeout_s: float | None = None) -> Any:
+    """The project's verifier for ``domain`` (Lean: the real checker with ``lean_workers`` workers
+    and ``lean_timeout_s`` seconds per check, default the checker's own)."""
     if domain == "lean":
         from prover.verifiers.lean import LeanConfig
 
-        return get_verifier("lean", LeanConfig(workers=lean_workers))
+        extra = {"timeout_s": lean_timeout_s} if lean_timeout_s else {}
+        return get_verifier("lean", LeanConfig(workers=lean_workers, **extra))
     return get_verifier(domain)
 
 
