@@ -134,3 +134,19 @@ def test_selfmine_config_per_domain_defaults_and_errors():
         SelfMineConfig(domain="chess")
     with pytest.raises(ValueError, match="lean_timeout_s"):
         SelfMineConfig(domain="lean", lean_timeout_s=0)
+
+
+def test_math_complete_answer_reaches_the_verifier(math_proposer):
+    """The reference is the program's whole output line and the judge reads the whole final answer."""
+    q = "A warehouse ships 1234 boxes a day for 1000 days and then 567 more boxes. How many boxes is that?"
+    frac = "A pie is cut into 4 equal slices and Ann eats 3 of them. What fraction of the pie did she eat?"
+    [(w1, big), (w2, part)] = math_proposer.degenerate([
+        _math("big", q, "print(1234 * 1000 + 567)"),
+        _math("frac", frac, "from fractions import Fraction\nprint(Fraction(3, 4))")])
+    assert (w1, big.reference, w2, part.reference) == ("", "1234567", "", "3/4")
+    reasoning = "Let me think step by step.\n" + "We add the boxes of one more day. " * 60
+    got = [v.status.value for v in math_proposer.verifier.verify(
+        [big, big, big, part, part],
+        [reasoning + "\\boxed{1234567}", reasoning + "\\boxed{1234}", "The answer is \\boxed{1234567", "\\boxed{3/4}",
+         "\\boxed{3}"])]
+    assert got == ["valid", "invalid", "invalid", "valid", "invalid"]
