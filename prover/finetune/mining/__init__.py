@@ -24,8 +24,7 @@ def make_proposer(domain: str, verifier: Any, *, min_chars: int, ngram: int = 8,
     elaborated type against MiniF2F-core. Math also starts the code sandbox (owned, closed by
     ``Proposer.close``) to run the proposed programs.
     """
-    from prover.data.decontam import NgramIndex
-    from prover.finetune.api import eval_set_texts, make_verifier
+    from prover.finetune.api import NgramIndex, eval_set_texts, make_verifier
 
     if domain == "code":
         from prover.finetune.mining.code import CodeProposer
@@ -38,7 +37,7 @@ def make_proposer(domain: str, verifier: Any, *, min_chars: int, ngram: int = 8,
         return MathProposer(verifier, make_verifier("code"), max_answer_chars=max_answer_chars, min_chars=min_chars,
                             index=NgramIndex(eval_set_texts(), ngram), contamination=contamination)
     if domain == "lean":
-        from prover.data.decontam import load_eval_sets
+        from prover.finetune.api import load_eval_sets
         from prover.finetune.mining.lean import LeanProposer
 
         sets: dict[str, list[Any]] = {}

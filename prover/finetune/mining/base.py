@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from prover.data.decontam import NgramIndex, near_duplicate
-from prover.finetune.api import Problem
+from prover.finetune.api import NgramIndex, Problem, near_duplicate
 
 COMMON_FILTERS: tuple[str, ...] = ("unparseable", "too_short", "duplicate", "contaminated")
 DIFFERENT = "\nInvent a different problem from before."

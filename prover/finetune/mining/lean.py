@@ -20,9 +20,8 @@ import dataclasses
 import re
 from typing import Any, Sequence
 
-from prover.data.decontam import decontaminate, lean_type_checks, near_duplicate, statement_key
-from prover.finetune.api import Problem, clean_text, verify
-from prover.formats.lean import lean_blocks
+from prover.finetune.api import (Problem, clean_text, decontaminate, lean_blocks, lean_type_checks, near_duplicate,
+                                 statement_key, verify)
 from prover.finetune.mining.base import Proposer
 
 CORE_HEADER = 'set_option autoImplicit false\nnotation "ℕ" => Nat\nnotation "ℤ" => Int\n'
