@@ -106,6 +106,11 @@ def test_lean_statement_parsing():
     assert parse_statement("theorem foo : (sorry : Prop) := by trivial") is None
     assert parse_statement("theorem foo : True\n#eval IO.println 1\ntheorem bar : True := by") is None
     assert parse_statement("theorem «odd name» : True := by") is None
+    for hostile in ("(n : Nat) : n = n) #eval IO.println 1", "(n : Nat) : n = n) axiom bad : False",
+                    "(n : Nat) : @[simp] n = n", "(n : Nat) : n = n) set_option maxHeartbeats 0 in",
+                    "(n : Nat) : n = n) open Lean in"):
+        assert parse_statement(f"theorem t {hostile} := by") is None, hostile
+    assert parse_statement("theorem arr : #[1, 2].size = 2 := by")[0] == "theorem sm_arr : #[1, 2].size = 2 := by"
 
 
 def test_lean_text_filters_count_duplicates_contamination_and_short():

@@ -28,8 +28,12 @@ CORE_HEADER = 'set_option autoImplicit false\nnotation "ℕ" => Nat\nnotation "�
 TRIVIAL_TACTICS: tuple[str, ...] = ("rfl", "decide", "simp")
 _HEAD = re.compile(r"^[ \t]*(?:theorem|lemma)[ \t]+([^\s(:{\[⦃]+)", re.M)
 _NAME_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
-_FORBIDDEN = re.compile(r"\b(?:sorry|admit)\b|^\s*(?:theorem|lemma|def|example|instance|#|@\[|import|macro|syntax|elab)",
-                        re.M)
+# A statement is one declaration header: no proof holes, no command or attribute anywhere in it
+# (after a parse error Lean resumes at the next command keyword, so a mid-line one would run too).
+_FORBIDDEN = re.compile(r"\b(?:sorry|admit|theorem|lemma|def|abbrev|example|instance|axiom|opaque|unsafe|macro|"
+                        r"macro_rules|syntax|elab|notation|infix|infixl|infixr|prefix|postfix|attribute|set_option|open|"
+                        r"namespace|section|end|import|initialize|run_cmd|run_elab|run_meta|deriving|structure|class|"
+                        r"inductive|mutual|variable|universe)\b|#[A-Za-z]|@\[")
 MAX_STATEMENT_CHARS = 600
 
 REQUEST = (
