@@ -124,6 +124,7 @@ class SelfMineRun:
                                       trivial_tactics=cfg.trivial_tactics, max_lean_pairs=cfg.lean_decontam_pairs)
         self.level = cfg.difficulty_start
         self.rounds: list[dict[str, Any]] = []
+        self.seen = self.proposer.seen_start()  # keys of kept problems; copies of the shown example are duplicates
 
     def _start_verifier(self) -> Any:
         return make_verifier(self.cfg.domain, lean_timeout_s=self.cfg.lean_timeout_s)
@@ -140,9 +141,11 @@ class SelfMineRun:
         if pairs.exists(path):
             report = pairs.load_provenance(path)["report"]
             self.level = report["next_level"]
-            return report | {"rows": pairs.load_rows(path)}
+            rows = pairs.load_rows(path)
+            self.seen += [self.proposer.key(Problem.from_json(x["problem"])) for x in rows]
+            return report | {"rows": rows}
         counts = {f: 0 for f in self.proposer.filters}
-        seen = self.proposer.seen_start()  # copies of the shown example are duplicates
+        seen = self.seen  # across rounds: a later round's copy of an earlier problem is a duplicate
         levels, rows, proposals = [], [], []
         for b in range(0, cfg.proposals_per_round, cfg.proposal_batch):
             size = min(cfg.proposal_batch, cfg.proposals_per_round - b)
