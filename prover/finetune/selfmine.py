@@ -99,6 +99,8 @@ class SelfMineConfig:
             raise ValueError(f"keep_fraction={self.keep_fraction}: use a fraction in [0, 1), e.g. 0.3")
         if self.max_answer_chars < 1 or self.lean_decontam_pairs < 0 or self.few_shot < 0:
             raise ValueError("max_answer_chars must be >= 1; lean_decontam_pairs and few_shot >= 0")
+        if any(not isinstance(t, str) or not t.strip() or "\n" in t for t in self.trivial_tactics):
+            raise ValueError(f"trivial_tactics={self.trivial_tactics}: give one-line tactic names, e.g. [rfl, decide, simp]")
         if not 0 < self.lean_timeout_s <= 3600:
             raise ValueError(f"lean_timeout_s={self.lean_timeout_s}: use seconds in (0, 3600], e.g. 60")
         if not 0 < self.contamination <= 1:
@@ -119,9 +121,14 @@ class SelfMineRun:
             raise ValueError(f"eval_set={cfg.eval_set!r} holds {bad[:3]}, not in domain {cfg.domain!r}: fix eval_set")
         self._owns_verifier = verifier is None
         self.verifier = verifier if verifier is not None else self._start_verifier()
-        self.proposer = make_proposer(cfg.domain, self.verifier, min_chars=cfg.min_chars, ngram=cfg.ngram,
-                                      contamination=cfg.contamination, max_answer_chars=cfg.max_answer_chars,
-                                      trivial_tactics=cfg.trivial_tactics, max_lean_pairs=cfg.lean_decontam_pairs)
+        try:
+            self.proposer = make_proposer(cfg.domain, self.verifier, min_chars=cfg.min_chars, ngram=cfg.ngram,
+                                          contamination=cfg.contamination, max_answer_chars=cfg.max_answer_chars,
+                                          trivial_tactics=cfg.trivial_tactics, max_lean_pairs=cfg.lean_decontam_pairs)
+        except BaseException:
+            if self._owns_verifier:
+                self.verifier.close()
+            raise
         self.level = cfg.difficulty_start
         self.rounds: list[dict[str, Any]] = []
         self.seen = self.proposer.seen_start()  # keys of kept problems; copies of the shown example are duplicates
