@@ -13,7 +13,8 @@ from prover.finetune.api import first_attempt, load_problems, make_verifier, ver
 from prover.finetune.config import ConfigError, load_config
 from prover.data.decontam import NgramIndex, near_duplicate
 from prover.finetune.evaluate import pass_stats
-from prover.finetune.selfmine import SelfMineConfig, parse_proposal, stub_for
+from prover.finetune.mining.code import parse_proposal, stub_for
+from prover.finetune.selfmine import SelfMineConfig
 from prover.finetune.sft import SFTSettings, pair_row
 from prover.finetune.star import StarConfig
 from prover.finetune.warm import WarmStartConfig, gsm8k_solution, verified_pairs

@@ -17,11 +17,15 @@ from prover.text import clean_obj, clean_text
 from prover.types import Attempt, Problem, Status, Verdict
 from prover.verifiers import get_verifier
 from prover.formats.code import answer_block, called_names, extract_code
+from prover.formats.lean import lean_blocks
+from prover.data.decontam import (NgramIndex, decontaminate, lean_type_checks, load_eval_sets, near_duplicate,
+                                  statement_key)
 
 __all__ = [
     "Attempt", "AttemptStore", "PolicyConfig", "Problem", "SamplingParams", "Status", "Verdict", "binary_retry", "called_names", "check_repair", "clean_obj", "clean_text",
     "answer_block", "error_fix", "extract_code", "first_attempt", "get_verifier", "load_problems", "load_policy", "pass_at_k",
-    "resolve_model", "task_text",
+    "resolve_model", "task_text", "lean_blocks", "NgramIndex", "decontaminate", "lean_type_checks", "load_eval_sets",
+    "near_duplicate", "statement_key",
 ]
 
 # Named problem sets: "<source>:<split>" -> loader.
@@ -62,12 +66,14 @@ def eval_set_texts() -> dict[str, list[str]]:
     return out
 
 
-def make_verifier(domain: str, *, lean_workers: int = 1) -> Any:
-    """The project's verifier for ``domain`` (Lean: the real checker with ``lean_workers`` workers)."""
+def make_verifier(domain: str, *, lean_workers: int = 1, lean_timeout_s: float | None = None) -> Any:
+    """The project's verifier for ``domain`` (Lean: the real checker with ``lean_workers`` workers
+    and ``lean_timeout_s`` seconds per check, default the checker's own)."""
     if domain == "lean":
         from prover.verifiers.lean import LeanConfig
 
-        return get_verifier("lean", LeanConfig(workers=lean_workers))
+        extra = {"timeout_s": lean_timeout_s} if lean_timeout_s else {}
+        return get_verifier("lean", LeanConfig(workers=lean_workers, **extra))
     return get_verifier(domain)
 
 

@@ -1,12 +1,15 @@
 """Self-mining: the model invents problems with tests, solves them, and learns from its own (broken, working) pairs.
 
 Per round (round r > 1 proposes and solves with the round r-1 model):
-1. propose ``proposals_per_round`` problems (code: a task, a reference function and
-   assert tests) at the current difficulty (1-5);
+1. propose ``proposals_per_round`` problems at the current difficulty (1-5), in the run's
+   domain (``prover.finetune.mining``): code (a task, a reference function and assert
+   tests), math (a word problem and a program whose sandboxed output is the answer) or
+   Lean (a core-Lean statement that must elaborate with ``sorry`` in the real Lean);
 2. filter, counting each drop: unparseable, trivially short, duplicate or near-duplicate
-   of another proposal, near-duplicate of an evaluation set (word n-gram overlap against
-   HumanEval, MBPP, GSM8K, MiniF2F), tests that pass a stub returning nothing, tests the
-   problem's own reference solution fails;
+   of another proposal, near-duplicate of an evaluation set, then the domain's degenerate
+   checks on the real verifiers (code: tests a stub passes / the reference fails; math:
+   the program fails, prints nothing, an unreadable answer, a do-nothing answer passes;
+   Lean: does not elaborate, closed by rfl/decide/simp alone, same type as MiniF2F-core);
 3. solve each kept problem ``solve_k`` times; the difficulty moves up when the batch's
    problems are mostly solved on every try and down when mostly never solved;
 4. pairs: correction = (problem + broken attempt + the verifier's feedback -> working
@@ -14,7 +17,6 @@ Per round (round r > 1 proposes and solves with the round r-1 model):
 Arms trained from the same base and evaluated on held-out problems: ``mix`` (corrections
 + keeps at ``keep_fraction``), ``corrections`` (no keeps), ``shuffled`` (feedback from
 another pair) and ``garbage`` (same count and shape, code that passes nothing).
-Only the code domain is implemented here; math and Lean proposals are future work.
 """
 
 from __future__ import annotations
@@ -22,52 +24,29 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from prover.finetune import controls, pairs
-from prover.finetune.api import (Problem, called_names, check_repair, clean_text, error_fix, eval_set_texts,
-                                 first_attempt, load_problems, make_verifier, verify)
-from prover.data.decontam import NgramIndex, near_duplicate
+from prover.finetune.api import (Problem, SamplingParams, check_repair, clean_obj, error_fix, first_attempt,
+                                 load_problems, make_verifier, verify)
 from prover.finetune.evaluate import evaluate, sample_and_verify
+from prover.finetune.mining import DOMAINS, make_proposer
 from prover.finetune.report import arm_results, write_run
 from prover.finetune.sft import SFTSettings, pair_row, policy_for, train_sft
 
 log = logging.getLogger(__name__)
 
 ARMS = ("mix", "corrections", "shuffled", "garbage")
-FILTERS = ("unparseable", "too_short", "duplicate", "contaminated", "stub_passes", "reference_fails")
-_PROBLEM = re.compile(r"Problem:\s*(.+?)(?:\n\s*\n|```|$)", re.S)
-
-PROPOSE = (
-    "Invent a new, self-contained Python programming exercise of difficulty {level} on a scale of 1 (very easy) "
-    "to 5 (hard). Answer in exactly this format:\n\n"
-    "Problem: <one or two sentences saying what the function must do, naming the function>\n\n"
-    "```python\n<the complete function that solves it>\n```\n\n"
-    "```python\nassert <call of the function> == <expected value>\nassert ...\nassert ...\n```")
-
-PROPOSE_EXAMPLE = (
-    "Problem: Write a function `count_vowels(s)` that returns how many vowels (a, e, i, o, u) the string s contains.\n\n"
-    "```python\ndef count_vowels(s):\n    return sum(1 for c in s.lower() if c in 'aeiou')\n```\n\n"
-    "```python\nassert count_vowels('hello') == 2\nassert count_vowels('xyz') == 0\nassert count_vowels('AEIOU') == 5\n```")
-
-
-def proposal_prompt(level: int) -> list[dict[str, str]]:
-    """System turn, one worked proposal (format example), then the request at ``level``."""
-    return [{"role": "system", "content": "You are an expert Python programmer."},
-            {"role": "user", "content": PROPOSE.format(level=1)},
-            {"role": "assistant", "content": PROPOSE_EXAMPLE},
-            {"role": "user", "content": PROPOSE.format(level=level) + "\nInvent a different problem from before."}]
-
+EVAL_SETS = {"code": "mbpp:test", "math": "gsm8k:test", "lean": "minif2f_core:test"}
 
 @dataclass
 class SelfMineConfig:
     """Self-mining (scripts/self_mine.py)."""
 
     out_dir: str = field(default="runs/selfmine", metadata={"help": "Run directory (rounds and stages are reused on a rerun)."})
-    domain: str = field(default="code", metadata={"help": "Only 'code' is implemented (math, lean: not yet)."})
+    domain: str = field(default="code", metadata={"help": f"What the model invents and solves: one of {DOMAINS}."})
     model: str = field(default="embedded:smollm2-135m", metadata={"help": "Base policy."})
     rounds: int = field(default=2, metadata={"help": "Mining rounds; round r mines with the round r-1 model."})
     proposals_per_round: int = field(default=16, metadata={"help": "Problems proposed per round (before filters)."})
@@ -77,13 +56,23 @@ class SelfMineConfig:
     keep_fraction: float = field(default=0.3, metadata={"help": "Share of 'correct stays correct' pairs in the mix arm, in [0, 1)."})
     max_pairs_per_problem: int = field(default=2, metadata={"help": "Most correction pairs taken from one problem."})
     arms: list[str] = field(default_factory=lambda: list(ARMS), metadata={"help": f"Arms to train: any of {ARMS}."})
-    min_chars: int = field(default=30, metadata={"help": "Problems whose description is shorter are dropped as trivial."})
+    min_chars: int = field(default=30, metadata={"help": "Problems whose text is shorter are dropped as trivial (code and math: "
+                                                         "the description; Lean: the normalised statement)."})
+    max_answer_chars: int = field(default=32, metadata={"help": "math: a program's answer (last printed line) longer than this is unreadable."})
+    trivial_tactics: list[str] = field(default_factory=lambda: ["rfl", "decide", "simp"],
+                                       metadata={"help": "lean: a statement one of these tactics alone closes is trivial "
+                                                         "and dropped; [] keeps them."})
+    lean_decontam_pairs: int = field(default=64, metadata={"help": "lean: most (proposal, MiniF2F-core) pairs per batch whose "
+                                                                    "elaborated types Lean compares (0 = text test only)."})
+    lean_timeout_s: float = field(default=60.0, metadata={"help": "lean: seconds per Lean check (the run's own verifier)."})
     ngram: int = field(default=8, metadata={"help": "Word n-gram size for decontamination against the evaluation sets."})
     contamination: float = field(default=0.5, metadata={"help": "Drop a problem when this fraction of its n-grams is in one evaluation set."})
-    eval_set: str = field(default="mbpp:test", metadata={"help": "Held-out problems for evaluation."})
+    eval_set: str = field(default="", metadata={"help": f"Held-out problems for evaluation; empty = the domain's default {EVAL_SETS}."})
     eval_limit: int = field(default=20, metadata={"help": "How many held-out problems."})
     eval_n: int = field(default=1, metadata={"help": "Samples per held-out problem."})
     eval_temperature: float = field(default=0.0, metadata={"help": "Evaluation temperature (0 = greedy)."})
+    few_shot: int = field(default=0, metadata={"help": "Worked examples in solving and evaluation prompts (Lean: the small model "
+                                                        "writes Lean only after a few)."})
     temperature: float = field(default=0.8, metadata={"help": "Temperature of proposals and solutions."})
     max_new_tokens: int = field(default=192, metadata={"help": "Longest proposal/solution (tokens)."})
     cpu_threads: int = field(default=1, metadata={"help": "torch threads for generation (0 = torch default)."})
@@ -92,8 +81,9 @@ class SelfMineConfig:
     sft: SFTSettings = field(default_factory=SFTSettings, metadata={"help": "Fine-tuning settings."})
 
     def __post_init__(self) -> None:
-        if self.domain != "code":
-            raise ValueError(f"domain={self.domain!r}: self-mining is implemented for 'code' only so far")
+        if self.domain not in DOMAINS:
+            raise ValueError(f"domain={self.domain!r}: use one of {DOMAINS}")
+        self.eval_set = self.eval_set or EVAL_SETS[self.domain]
         bad = [a for a in self.arms if a not in ARMS]
         if bad or not self.arms:
             raise ValueError(f"arms={self.arms}: use one or more of {ARMS}")
@@ -107,118 +97,80 @@ class SelfMineConfig:
             raise ValueError(f"difficulty_start={self.difficulty_start}: use 1 to 5")
         if not 0 <= self.keep_fraction < 1:
             raise ValueError(f"keep_fraction={self.keep_fraction}: use a fraction in [0, 1), e.g. 0.3")
+        if self.max_answer_chars < 1 or self.lean_decontam_pairs < 0 or self.few_shot < 0:
+            raise ValueError("max_answer_chars must be >= 1; lean_decontam_pairs and few_shot >= 0")
+        if any(not isinstance(t, str) or not t.strip() or "\n" in t for t in self.trivial_tactics):
+            raise ValueError(f"trivial_tactics={self.trivial_tactics}: give one-line tactic names, e.g. [rfl, decide, simp]")
+        if not 0 < self.lean_timeout_s <= 3600:
+            raise ValueError(f"lean_timeout_s={self.lean_timeout_s}: use seconds in (0, 3600], e.g. 60")
         if not 0 < self.contamination <= 1:
             raise ValueError(f"contamination={self.contamination}: use a fraction in (0, 1]")
 
 
-def _defines(code: str, name: str) -> bool:
-    return re.search(rf"^\s*def {re.escape(name)}\s*\(", code, re.M) is not None
-
-
-def parse_proposal(text: str, ident: str, level: int) -> Problem | None:
-    """A code ``Problem`` from a proposal (description, reference function, asserts), or None.
-
-    Lenient about layout (a small model rarely follows it exactly): asserts are taken from
-    anywhere, the reference is the code block defining the function the asserts call (its
-    assert/print lines removed), the description is the ``Problem:`` line, else the prose
-    before the first code block, else the function's docstring.
-    """
-    blocks = re.findall(r"```(?:python|py)?[ \t]*\n(.*?)```", text, re.S)
-    if not blocks:
-        return None
-    lines = [ln.strip() for b in blocks for ln in b.splitlines()]
-    asserts = [ln for ln in lines if ln.startswith("assert ")]
-    entry = next((n for n in called_names(asserts) if any(_defines(b, n) for b in blocks)), "")
-    if not entry:
-        return None
-    tests = tuple(dict.fromkeys(a for a in asserts if entry in called_names([a])))
-    block = next(b for b in blocks if _defines(b, entry))
-    reference = "\n".join(ln for ln in block.splitlines()
-                          if not ln.strip().startswith(("assert ", "print(")) and ln.strip() != "").strip()
-    m = _PROBLEM.search(text)
-    if m:
-        desc = m.group(1).strip()
-    else:
-        prose = text.split("```")[0].strip()
-        doc = re.search(r'"""(.*?)"""', reference, re.S)
-        desc = prose if len(prose) > 20 else (doc.group(1).strip() if doc else "")
-    desc = f"Write a Python function `{entry}`. {desc}".strip()
-    return Problem(id=ident, domain="code", prompt=clean_text(desc), tests=tests, entry_point=entry,
-                   meta={"source": "self-mined", "level": level, "reference_code": clean_text(reference)})
-
-
-def stub_for(problem: Problem) -> str:
-    return f"```python\ndef {problem.entry_point}(*args, **kwargs):\n    return None\n```"
-
-
 class SelfMineRun:
-    def __init__(self, cfg: SelfMineConfig) -> None:
+    """One self-mining run. ``verifier``: the domain's verifier to use (e.g. a warm Lean pool), not
+    closed by the run; None starts the project's own (``make_verifier``) and closes it at the end."""
+
+    def __init__(self, cfg: SelfMineConfig, verifier: Any = None) -> None:
         self.cfg = cfg
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.verifier = make_verifier(cfg.domain)
         self.held_out = load_problems(cfg.eval_set, cfg.eval_limit)
-        self.index = NgramIndex(eval_set_texts(), cfg.ngram)
+        bad = [p.id for p in self.held_out if p.domain != cfg.domain]
+        if bad:
+            raise ValueError(f"eval_set={cfg.eval_set!r} holds {bad[:3]}, not in domain {cfg.domain!r}: fix eval_set")
+        self._owns_verifier = verifier is None
+        self.verifier = verifier if verifier is not None else self._start_verifier()
+        try:
+            self.proposer = make_proposer(cfg.domain, self.verifier, min_chars=cfg.min_chars, ngram=cfg.ngram,
+                                          contamination=cfg.contamination, max_answer_chars=cfg.max_answer_chars,
+                                          trivial_tactics=cfg.trivial_tactics, max_lean_pairs=cfg.lean_decontam_pairs)
+        except BaseException:
+            if self._owns_verifier:
+                self.verifier.close()
+            raise
         self.level = cfg.difficulty_start
         self.rounds: list[dict[str, Any]] = []
+        self.seen = self.proposer.seen_start()  # keys of kept problems; copies of the shown example are duplicates
+
+    def _start_verifier(self) -> Any:
+        return make_verifier(self.cfg.domain, lean_timeout_s=self.cfg.lean_timeout_s)
+
+    def close(self) -> None:
+        self.proposer.close()
+        if self._owns_verifier:
+            self.verifier.close()
 
     # -- mining -----------------------------------------------------------------------------------
-    def _filter(self, problems: Sequence[Problem | None], raw: Sequence[str], seen: list[str],
-                counts: dict[str, int]) -> list[Problem]:
-        kept: list[Problem] = []
-        for p, text in zip(problems, raw):
-            if p is None:
-                counts["unparseable"] += 1
-            elif len(p.prompt) < self.cfg.min_chars:
-                counts["too_short"] += 1
-            elif any(near_duplicate(p.prompt + " ".join(p.tests), s) for s in seen):
-                counts["duplicate"] += 1
-            elif self.index.overlap(p.prompt)[0] >= self.cfg.contamination:
-                counts["contaminated"] += 1
-            else:
-                seen.append(p.prompt + " ".join(p.tests))
-                kept.append(p)
-        if not kept:
-            return kept
-        stub = verify(self.verifier, kept, [stub_for(p) for p in kept])
-        ref = verify(self.verifier, kept, [f"```python\n{p.meta['reference_code']}\n```" for p in kept])
-        out = []
-        for p, s, r in zip(kept, stub, ref):
-            if s.status.value == "valid":
-                counts["stub_passes"] += 1
-            elif r.status.value != "valid":
-                counts["reference_fails"] += 1
-            else:
-                out.append(p)
-        return out
-
     def mine_round(self, r: int, policy: Any) -> dict[str, Any]:
         cfg = self.cfg
         path = self.out / f"round{r}" / "mined"
         if pairs.exists(path):
-            return pairs.load_provenance(path)["report"] | {"rows": pairs.load_rows(path)}
-        counts = {f: 0 for f in FILTERS}
-        example = parse_proposal(PROPOSE_EXAMPLE, "example", 1)
-        seen: list[str] = [example.prompt + " ".join(example.tests)] if example else []  # copies of the shown example are duplicates
+            report = pairs.load_provenance(path)["report"]
+            self.level = report["next_level"]
+            rows = pairs.load_rows(path)
+            self.seen += [self.proposer.key(Problem.from_json(x["problem"])) for x in rows]
+            return report | {"rows": rows}
+        counts = {f: 0 for f in self.proposer.filters}
+        seen = self.seen  # across rounds: a later round's copy of an earlier problem is a duplicate
         levels, rows, proposals = [], [], []
         for b in range(0, cfg.proposals_per_round, cfg.proposal_batch):
             size = min(cfg.proposal_batch, cfg.proposals_per_round - b)
-            prompt = proposal_prompt(self.level)
-            from prover.finetune.api import SamplingParams
-
-            comps = policy.generate([prompt], SamplingParams(n=size, temperature=cfg.temperature,
-                                                             max_new_tokens=cfg.max_new_tokens + 128,
-                                                             seed=cfg.seed + 1000 * r + b))[0]
+            comps = policy.generate([self.proposer.prompt(self.level)],
+                                    SamplingParams(n=size, temperature=cfg.temperature,
+                                                   max_new_tokens=cfg.max_new_tokens + 128,
+                                                   seed=cfg.seed + 1000 * r + b))[0]
             raw = [c.text for c in comps]
-            parsed = [parse_proposal(t, f"mined/r{r}/{b + i}", self.level) for i, t in enumerate(raw)]
-            kept = self._filter(parsed, raw, seen, counts)
+            parsed = [self.proposer.parse(t, f"mined/{cfg.domain}/r{r}/{b + i}", self.level) for i, t in enumerate(raw)]
+            kept = self.proposer.filter(parsed, seen, counts)
+            kept_ids = {p.id for p in kept}
             proposals += [{"level": self.level, "text": t, "parsed": p.to_json() if p else None,
-                           "kept": bool(p and p in kept)} for t, p in zip(raw, parsed)]
+                           "kept": bool(p and p.id in kept_ids)} for t, p in zip(raw, parsed)]
             levels.append(self.level)
             if not kept:
                 continue
-            groups = sample_and_verify(policy, self.verifier, kept, [first_attempt(p) for p in kept], n=cfg.solve_k,
-                                       temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
+            groups = sample_and_verify(policy, self.verifier, kept, [first_attempt(p, few_shot=cfg.few_shot) for p in kept],
+                                       n=cfg.solve_k, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
                                        seed=cfg.seed + 1000 * r + b + 7, chunk=cfg.batch_size, desc=f"solve r{r}")
             always = sum(all(s.ok for s in g) for g in groups)
             never = sum(not any(s.ok for s in g) for g in groups)
@@ -228,15 +180,16 @@ class SelfMineRun:
                 self.level = max(1, self.level - 1)
             for p, g in zip(kept, groups):
                 rows.append({"problem": p.to_json(), "responses": [s.response for s in g],
-                             "ok": [s.ok for s in g], "feedback": [s.verdict.feedback for s in g], "round": r})
-        report = {"round": r, "proposed": cfg.proposals_per_round, "dropped": counts, "kept": len(rows),
-                  "levels": levels, "next_level": self.level,
+                             "ok": [s.ok for s in g], "feedback": [s.verdict.feedback for s in g],
+                             "status": [s.verdict.status.value for s in g], "round": r})
+        report = {"round": r, "domain": cfg.domain, "proposed": cfg.proposals_per_round, "dropped": counts,
+                  "kept": len(rows), "levels": levels, "next_level": self.level,
                   "solved_always": sum(all(x["ok"]) for x in rows), "solved_never": sum(not any(x["ok"]) for x in rows)}
-        from prover.finetune.api import clean_obj
-
+        log.info("round %d: %d proposed, dropped %s, kept %d", r, cfg.proposals_per_round, counts, len(rows))
         (self.out / f"round{r}").mkdir(parents=True, exist_ok=True)
         (self.out / f"round{r}" / "proposals.json").write_text(json.dumps(clean_obj(proposals), indent=1))
-        pairs.save_rows(rows, path, {"stage": "selfmine", "round": r, "report": report, "model": cfg.model})
+        pairs.save_rows(rows, path, {"stage": "selfmine", "domain": cfg.domain, "round": r, "report": report,
+                                     "model": cfg.model, "seed": cfg.seed})
         return report | {"rows": rows}
 
     # -- pairs ------------------------------------------------------------------------------------
@@ -245,8 +198,9 @@ class SelfMineRun:
         for row in mined:
             p = Problem.from_json(row["problem"])
             good = [i for i, ok in enumerate(row["ok"]) if ok]
-            bad = [i for i, ok in enumerate(row["ok"]) if not ok]
-            first = first_attempt(p)
+            status = row.get("status") or ["invalid"] * len(row["ok"])
+            bad = [i for i, ok in enumerate(row["ok"]) if not ok and status[i] != "error"]  # infra errors teach nothing
+            first = first_attempt(p, few_shot=self.cfg.few_shot)
             for j, (b, g) in enumerate(zip(bad, good * len(bad))):
                 if j >= self.cfg.max_pairs_per_problem:
                     break
@@ -254,7 +208,7 @@ class SelfMineRun:
                                             row["responses"][g], problem_id=p.id, kind="correction", round=row["round"],
                                             broken=row["responses"][b], feedback=row["feedback"][b], control=""))
             if good:
-                keeps.append(pair_row(check_repair(p, row["responses"][good[0]]), row["responses"][good[0]],
+                keeps.append(pair_row(check_repair(p, row["responses"][good[0]], few_shot=self.cfg.few_shot), row["responses"][good[0]],
                                       problem_id=p.id, kind="keep", round=row["round"], broken="", feedback="", control=""))
         return corrections, keeps
 
@@ -268,7 +222,7 @@ class SelfMineRun:
         for row, j in zip(corrections, perm):
             p = Problem.from_json(next(x for x in self._mined if x["problem"]["id"] == row["problem_id"])["problem"])
             fb = corrections[j]["feedback"] or "(no details)"
-            out.append(pair_row(error_fix(p, first_attempt(p), row["broken"], fb), row["completion"][0]["content"],
+            out.append(pair_row(error_fix(p, first_attempt(p, few_shot=self.cfg.few_shot), row["broken"], fb), row["completion"][0]["content"],
                                 problem_id=p.id, kind="correction", round=row["round"], broken=row["broken"],
                                 feedback=fb, control="shuffled"))
         return out
@@ -282,7 +236,8 @@ class SelfMineRun:
         policy = policy_for(cfg.model, adapter, cpu_threads=cfg.cpu_threads, batch_size=cfg.batch_size)
         try:
             counts = evaluate(policy, self.verifier, self.held_out, n=cfg.eval_n, temperature=cfg.eval_temperature,
-                              max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + 100, desc=f"eval {name}")
+                              max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + 100, few_shot=cfg.few_shot,
+                              desc=f"eval {name}")
         finally:
             policy.close()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,9 +249,11 @@ class SelfMineRun:
         if not rows:
             entry["note"] = "no pairs: not trained"
             return entry
-        pairs.save_rows(rows, self.out / "pairs" / name, {"stage": "selfmine", "arm": name, "model": self.cfg.model})
+        pairs.save_rows(rows, self.out / "pairs" / name, {"stage": "selfmine", "domain": self.cfg.domain, "arm": name,
+                                                         "model": self.cfg.model, "seed": self.cfg.seed})
         adapter = train_sft(rows, self.cfg.model, self.out / "adapters" / name, self.cfg.sft, provenance={"arm": name})
         entry["train_loss"] = json.loads((adapter / "sft_done.json").read_text())["train_loss"]
+        entry["adapter"] = str(adapter)
         counts = self._eval(name, adapter)
         ks = sorted({1, self.cfg.eval_n})
         entry["results"] = arm_results(counts, base, ks, seed=self.cfg.seed)
@@ -341,9 +298,10 @@ class SelfMineRun:
                 else:
                     rows_out.append(self._arm(name, arms[name], base))
         finally:
-            self.verifier.close()
+            self.close()
         summary = {"config": asdict(cfg), "rounds": self.rounds, "arms": rows_out, "ks": ks,
                    "eval_problems": [p.id for p in self.held_out],
                    "note": "Arms trained from the same base on all rounds' pairs; evaluated on held-out eval_set problems."}
-        write_run(self.out, summary, rows_out, ks, f"Self-mining ({cfg.rounds} rounds) -> held-out {cfg.eval_set}")
+        write_run(self.out, summary, rows_out, ks,
+                  f"Self-mining {cfg.domain} ({cfg.rounds} rounds) -> held-out {cfg.eval_set}")
         return summary

@@ -5,6 +5,10 @@ pairs in conversational form (``prompt``: chat messages, ``completion``: one
 assistant message); the loss is on the completion only. ``lora_rank > 0`` trains a
 PEFT LoRA adapter (saved as a PEFT checkpoint that ``PolicyConfig.lora_path``
 loads); ``lora_rank = 0`` trains all weights and saves a full checkpoint.
+``merged_checkpoint`` folds an adapter into its base as a full checkpoint (``<adapter>/merged``),
+the form ``scripts/train_prover.py`` starts from (``--model.name_or_path``):
+
+    python -m prover.finetune.sft merge runs/selfmine_code/adapters/mix
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 log = logging.getLogger(__name__)
 
+MERGED = "merged"
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 DONE = "sft_done.json"
 
@@ -139,3 +144,62 @@ def policy_for(base_model: str, trained_dir: str | os.PathLike[str] | None, **po
     if (trained / "adapter_config.json").is_file():
         return load_policy(PolicyConfig(model=base_model, lora_path=str(trained), **policy_kwargs))
     return load_policy(PolicyConfig(model=str(trained), **policy_kwargs))
+
+
+def merged_checkpoint(trained_dir: str | os.PathLike[str], base_model: str = "") -> Path:
+    """``trained_dir``'s adapter merged into its base model, saved (with the tokenizer) as a full
+    checkpoint in ``trained_dir/merged``; written once (atomically), then reused.
+
+    ``base_model``: the base it was trained from; default the one ``sft_done.json`` records.
+    A ``trained_dir`` that already holds a full checkpoint (``lora_rank = 0``) is returned as is.
+    """
+    trained = Path(trained_dir)
+    if not (trained / "adapter_config.json").is_file():
+        if (trained / "config.json").is_file():
+            return trained
+        raise FileNotFoundError(f"{trained}: neither a PEFT adapter (adapter_config.json) nor a checkpoint (config.json)")
+    out = trained / MERGED
+    if (out / "config.json").is_file():
+        return out
+    if not base_model:
+        done = trained / DONE
+        if not done.is_file():
+            raise FileNotFoundError(f"{trained}: no {DONE} naming the base model; pass base_model")
+        base_model = json.loads(done.read_text())["base_model"]
+    import shutil
+
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from prover.finetune.api import resolve_model
+
+    model = AutoModelForCausalLM.from_pretrained(resolve_model(base_model), dtype=torch.float32)
+    model = PeftModel.from_pretrained(model, str(trained)).merge_and_unload()
+    tmp = trained / (MERGED + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(str(tmp))
+    AutoTokenizer.from_pretrained(str(trained)).save_pretrained(str(tmp))
+    (tmp / "merged_from.json").write_text(json.dumps({"adapter": str(trained), "base_model": base_model}, indent=2))
+    tmp.rename(out)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) not in (2, 3) or args[0] != "merge":
+        print("usage: python -m prover.finetune.sft merge ADAPTER_DIR [BASE_MODEL]", file=sys.stderr)
+        return 2
+    try:
+        print(merged_checkpoint(args[1], args[2] if len(args) == 3 else ""))
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
