@@ -106,6 +106,20 @@ class BareGenerate(TrainerCallback):
         return tokens, seconds, len(completions[0]) if completions else 0
 
 
+class Unchecked:
+    """``--verifier none``: checks nothing; every completion gets an 'invalid' verdict (speed of the rest only)."""
+
+    domain = "lean"
+
+    def verify(self, problems: Sequence[Any], responses: Sequence[str], *, progress: bool = False) -> list[Any]:
+        from prover.types import Status, Verdict
+
+        return [Verdict(Status.INVALID, 0.0, feedback="error: not checked (bench --verifier none)") for _ in responses]
+
+    def close(self) -> None:
+        pass
+
+
 def run_recipe(name: str, argv: Sequence[str], verifier: Any, out_dir: Path, split: bool | None,
                say: Any) -> list[dict[str, float]]:
     from prover.rl.config import config_from_argv
@@ -162,7 +176,9 @@ def main(argv: Sequence[str] | None = None, *, verifier: Any = None, say: Any = 
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=2, help="measured steps per recipe (default 2)")
     ap.add_argument("--warmup", type=int, default=1, help="steps run first and not measured (default 1)")
-    ap.add_argument("--verifier", default="wasm", help="lean backend: wasm (default) or native")
+    ap.add_argument("--verifier", default="wasm", help="lean backend: wasm (default, run it under the wasm lock) or "
+                                                       "native; 'none' checks nothing (every completion 'invalid'): "
+                                                       "generation and training only, verifier wait not measured")
     ap.add_argument("--bound", action="store_true", help="also print a rough hardware bound of a decode step")
     ap.add_argument("--out", default="", help="run directories (default: a temporary directory, removed)")
     ap.add_argument("overrides", nargs="*", help="--key value settings for both recipes (after --), "
@@ -173,7 +189,10 @@ def main(argv: Sequence[str] | None = None, *, verifier: Any = None, say: Any = 
     common = ["--steps", str(args.steps + args.warmup), "--seed", "0", "--lean.backend", args.verifier,
               "--lean.workers", "1"]
     owned = verifier is None
-    if owned:
+    if owned and args.verifier == "none":
+        verifier = Unchecked()
+        common[common.index("--lean.backend") + 1] = "wasm"  # never started: the verifier is passed in
+    elif owned:
         from prover.verifiers.lean import LeanConfig, LeanVerifier
 
         verifier = LeanVerifier(LeanConfig(backend=args.verifier, workers=1, timeout_s=60.0))
