@@ -86,7 +86,7 @@ class BareGenerate(TrainerCallback):
         ids = torch.tensor([[tok.pad_token_id] * (width - len(p)) + list(p) for p in prompt_ids])
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompt_ids])
         stop = StoppingCriteriaList(tr._answer_end_stop(ids)) if tr.stop_at_answer_end else None
-        assert tr.generation_config.use_cache  # the KV cache, as in the trainer's generation
+        assert tr.generation_config.use_cache is not False  # the KV cache (None: generate's default, on), as in training
         was_training = model.training
         model.eval()
         try:

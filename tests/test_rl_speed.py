@@ -127,7 +127,8 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
     from prover.rl.config import config_from_argv
     from prover.rl.trainer import run
 
-    seen: dict = {"texts": [], "logp_calls_in_rounds": 0, "logp_calls": 0, "use_cache": [], "calls": 0}
+    seen: dict = {"texts": [], "logp_calls_in_rounds": 0, "logp_calls": 0, "use_cache": [], "calls": 0,
+                  "widths": []}
 
     class Watch(TrainerCallback):
         def __init__(self, trainer):
@@ -137,7 +138,13 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
             gen_score = trainer._generate_and_score_completions
             model = trainer.accelerator.unwrap_model(trainer.model_wrapped)
             generate = model.generate
-            state = {"in_round": False}
+            state = {"in_round": False, "generating": False}
+
+            def width(module, args):  # tokens fed per forward while generating: 1 after the prompt with a KV cache
+                if state["generating"]:
+                    seen["widths"].append(int(args[0].shape[1]))
+
+            model.get_input_embeddings().register_forward_pre_hook(width)
 
             def count_logp(*a, **k):
                 seen["logp_calls"] += 1
@@ -154,7 +161,11 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
             def watch_generate(*a, **k):
                 seen["calls"] += 1
                 seen["use_cache"].append(k["generation_config"].use_cache)
-                return generate(*a, **k)
+                state["generating"] = True
+                try:
+                    return generate(*a, **k)
+                finally:
+                    state["generating"] = False
 
             trainer._get_per_token_logps_and_entropies = count_logp
             trainer._generate_and_score_completions = round_
@@ -172,7 +183,9 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
     result = run(cfg, verifier=lean_verifier, callbacks=[Watch])
     assert result.final_step == 1
     assert seen["calls"] == 1, "one generation call for the whole batch on CPU"
-    assert seen["use_cache"] == [True]
+    assert seen["use_cache"] == [None] or seen["use_cache"] == [True]  # None: generate's default, the cache on
+    assert len(seen["widths"]) > 2 and seen["widths"][0] > 1 and set(seen["widths"][1:]) == {1}, \
+        "the prompt is run once, then one new token per forward (the KV cache is used)"
     assert seen["logp_calls_in_rounds"] == 0, "no forward pass for old log-probs"
     assert seen["logp_calls"] == 2  # one per micro-batch of the loss
     assert len(seen["texts"]) == 8
