@@ -10,7 +10,9 @@ Two short training runs in one process, on the same machine, the same verifier
      calls, rollouts run to end-of-sequence or the token limit;
   B  the new default (this checkout's defaults) with ``few_shot 0``: the prompt the
      warm-started policy gets (the embedded default adds no examples once it is warm-started).
-     Its solve rates on the base model mean nothing here; only speed is compared.
+     Where this checkout has the warm-start stage, B starts from the warm-started policy as the
+     default does (A from the base model, as c9a1b6b did); without it, B runs the base model
+     zero-shot and its solve rates mean nothing: only speed is compared.
 
 Per measured step (after ``--warmup`` steps) it prints the time in generation, verifier
 wait, training (TRL's loss, backward and optimizer step) and other (batch mixing, scoring,
@@ -29,6 +31,7 @@ step over measured memory bandwidth; FLOPs per step over measured matmul through
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -122,11 +125,14 @@ class Unchecked:
 
 def run_recipe(name: str, argv: Sequence[str], verifier: Any, out_dir: Path, split: bool | None,
                say: Any) -> list[dict[str, float]]:
-    from prover.rl.config import config_from_argv
+    from prover.rl.config import TrainConfig, config_from_argv
     from prover.rl.trainer import run
 
-    cfg = config_from_argv(list(argv) + ["--output_dir", str(out_dir / name), "--metrics.tensorboard", "false",
-                                         "--metrics.progress", "false"])
+    argv = list(argv)
+    if split and "warm_start" in {f.name for f in dataclasses.fields(TrainConfig)}:
+        argv = ["--warm_start.enabled", "false", *argv]  # A starts from the base model, as c9a1b6b's default did
+    cfg = config_from_argv(argv + ["--output_dir", str(out_dir / name), "--metrics.tensorboard", "false",
+                                   "--metrics.progress", "false"])
     probes: list[BareGenerate] = []
 
     def probe(trainer: Any) -> BareGenerate:

@@ -18,6 +18,13 @@ from prover.rl.config import GRPOOptions, TrainConfig
 from prover.rl.stopping import AnswerEndStop, closed_answer, stop_supported
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def base_model_args() -> list[str]:
+    """Train from the base model (no warm-start stage, where this checkout has one): the speed tests need no SFT."""
+    import dataclasses
+
+    return ["--warm_start.enabled", "false"] if "warm_start" in {f.name for f in dataclasses.fields(TrainConfig)} else []
 ANSWER = "Here is the proof.\n```lean4\ntheorem t : 1 + 1 = 2 := by\n  rfl\n```"
 
 
@@ -179,7 +186,7 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
     cfg = config_from_argv(["--output_dir", str(tmp_path / "run"), "--steps", "1", "--grpo.batch_size", "2",
                             "--grpo.num_generations", "4", "--grpo.grad_accum", "2", "--few_shot", "3",
                             "--grpo.max_new_tokens", "96", "--metrics.progress", "false",
-                            "--metrics.tensorboard", "false", "--replay.ratio", "0"])
+                            "--metrics.tensorboard", "false", "--replay.ratio", "0", *base_model_args()])
     result = run(cfg, verifier=lean_verifier, callbacks=[Watch])
     assert result.final_step == 1
     assert seen["calls"] == 1, "one generation call for the whole batch on CPU"
@@ -214,7 +221,8 @@ def test_train_step_bench_end_to_end(lean_verifier):
 
     lines: list[str] = []
     last = train_step.main(["--steps", "1", "--warmup", "0", "--", "--grpo.batch_size", "2",
-                            "--grpo.num_generations", "2", "--grpo.grad_accum", "2", "--grpo.max_new_tokens", "24"],
+                            "--grpo.num_generations", "2", "--grpo.grad_accum", "2", "--grpo.max_new_tokens", "24",
+                            *base_model_args()],
                            verifier=lean_verifier, say=lines.append)
     assert lines[-1] == last
     assert re.fullmatch(r"train step speed-up: \d+\.\dx \(new default vs few-shot recipe\), trainer generation at "

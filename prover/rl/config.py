@@ -350,11 +350,7 @@ class TrainConfig:
                                                          "embedded SmolLM2, which only writes Lean with examples, "
                                                          "else 0)."})
     verify_early: bool = field(default=True, metadata={"help": "Verify the fresh stream while the correction stream "
-                                                                "is generated (single process, GPU). Without a GPU "
-                                                                "both streams are generated in one call (a batch "
-                                                                "of 8 decodes in about the time of 4, and the "
-                                                                "verifier would compete for the same cores) and "
-                                                                "verified together."})
+                                                                "is generated (single process)."})
     model: ModelOptions = field(default_factory=ModelOptions, metadata={"help": "The policy."})
     grpo: GRPOOptions = field(default_factory=GRPOOptions, metadata={"help": "GRPO / TRL settings."})
     lora: LoraOptions = field(default_factory=LoraOptions, metadata={"help": "PEFT LoRA."})
