@@ -104,6 +104,10 @@ class GRPOOptions:
     max_prompt_tokens: int = field(default=1536, metadata={"help": "Prompts longer than this (tokens, chat template "
                                                                     "applied) are dropped and counted."})
     max_new_tokens: int = field(default=160, metadata={"help": "Completion length limit (tokens)."})
+    stop_at_answer_end: str = field(default="auto", metadata={
+        "help": "Stop a Lean rollout at the closing fence of its answer block (the format allows nothing after "
+                "it): on, off, or auto (on without a GPU, where every decoded token costs; off on a GPU, so GPU "
+                "runs compute what they always did)."})
     temperature: float = field(default=0.4, metadata={
         "help": "Sampling temperature of the rollouts (> 0; TRL scales the log-probs to match). 0.4 suits the "
                 "embedded 135M model (level-0 problems, 3 examples: 10/48 valid at 0.4, 3/48 at 0.7, 0/48 at "
@@ -161,6 +165,10 @@ class GRPOOptions:
             raise ValueError(f"grpo.max_prompt_tokens={self.max_prompt_tokens}: too small for any prompt; use e.g. 1536")
         if self.max_new_tokens < 1:
             raise ValueError(f"grpo.max_new_tokens={self.max_new_tokens}: use a positive token count, e.g. 160")
+        self.stop_at_answer_end = {"true": "on", "false": "off"}.get(str(self.stop_at_answer_end).lower(),
+                                                                     str(self.stop_at_answer_end).lower())
+        if self.stop_at_answer_end not in ("auto", "on", "off"):
+            raise ValueError(f"grpo.stop_at_answer_end={self.stop_at_answer_end!r}: use auto, on or off")
         if self.temperature <= 0:
             raise ValueError(f"grpo.temperature={self.temperature}: rollouts must be sampled; use a value > 0, e.g. 1.0")
         if not 0 < self.top_p <= 1:

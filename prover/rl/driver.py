@@ -1,8 +1,8 @@
 """The replay side of a GRPO step, independent of TRL's internals.
 
 ``ReplayDriver`` fills the step's slots with the replay core's mixed batch,
-generates the fresh stream first and verifies it while the correction stream
-is generated, scores completions (``prover.rl.rewards`` format x verdict, shaped
+generates (on a GPU, the fresh stream first, verified while the correction
+stream is generated; on CPU both in one call, see ``split_streams``), scores completions (``prover.rl.rewards`` format x verdict, shaped
 once by ``prover.replay.shaping``), records the outcomes in the replay store,
 builds the step's metrics row, and holds the resumable state. ``ReplayGRPOTrainer``
 (``prover.rl.grpo_trainer``) calls it from TRL's hooks and does nothing else.
@@ -20,6 +20,7 @@ from typing import Any, Callable
 from prover.replay import ReplayCore
 from prover.replay.shaping import shaped_reward
 from prover.rl.config import TrainConfig
+from prover.rl.grpo_args import cuda_available
 from prover.rl.metrics import CollapseDetector, Rollout, group_solve_rates, step_metrics
 from prover.rl.problems import ProblemSource
 from prover.rl.rewards import format_check, solved
@@ -48,6 +49,8 @@ class ReplayDriver:
         self._verify_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self.phase_hook: Callable[[str], None] = lambda phase: None
         self.trainer: Any = None  # the GRPOTrainer (accelerator, state, model), set by attach()
+        # the last training round's generation: prompt ids, completion ids, seconds (bench/train_step.py reads it)
+        self.last_generation: dict[str, Any] = {}
 
     def attach(self, trainer: Any) -> None:
         self.trainer = trainer
@@ -108,19 +111,35 @@ class ReplayDriver:
             inputs = self.eval_rows(inputs)
         self.round = Round(inputs, training)
         self.round.replay_ratio = ratio
+        self.round.started = time.perf_counter()
         return inputs
 
     # -- generation: fresh stream first, verified while the correction stream generates ---------------
     def generate(self, rnd: Round, prompts: list, generate: Callable[[list], tuple]) -> tuple:
         """TRL's ``_generate`` (``generate``), fresh stream first, verified while the correction stream generates."""
         t0 = time.perf_counter()
+        out = None
         try:
-            return self._generate_streams(rnd, prompts, generate)
+            out = self._generate_streams(rnd, prompts, generate)
+            return out
         finally:
-            rnd.generation_s += time.perf_counter() - t0
+            seconds = time.perf_counter() - t0
+            rnd.generation_s += seconds
+            if out is not None and rnd.training:
+                self.last_generation = {"prompt_ids": out[0], "completion_ids": out[1], "seconds": seconds}
+
+    def split_streams(self) -> bool:
+        """Generate the fresh stream and the correction stream in two calls, verifying the first meanwhile?
+
+        Only on a GPU: there the verifier's CPUs are idle while the GPU generates. On CPU the two calls
+        cost about twice one call of the whole batch (a decode step reads all weights whatever the batch
+        size), and the verifier competes with generation for the same cores.
+        """
+        return (self.prover_cfg.verify_early and self.trainer.accelerator.num_processes == 1
+                and cuda_available())
 
     def _generate_streams(self, rnd: Round, prompts: list, generate: Callable[[list], tuple]) -> tuple:
-        early = self.prover_cfg.verify_early and self.trainer.accelerator.num_processes == 1
+        early = self.split_streams()
 
         def verify_soon(idx: list[int], out: tuple) -> None:
             # the verifier is awaited only here, so its start-up (minutes for wasm Lean) overlaps generation
@@ -196,7 +215,8 @@ class ReplayDriver:
             self._all_error_rounds = 0
         info: dict[str, Any] = {"rollouts": rollouts, "verifier_wait_s": max(waits) if waits else 0.0,
                                 "replay_ratio": rnd.replay_ratio, "training": rnd.training,
-                                "generation_s": rnd.generation_s}
+                                "generation_s": rnd.generation_s,
+                                "round_s": time.perf_counter() - rnd.started if rnd.started else 0.0}
         if rnd.training and self.replay is not None:
             self.replay.record([x[0] for x in local], [x[1] for x in local], [x[2] for x in local],
                                [x[3] for x in local], step=self.trainer.state.global_step)
@@ -223,8 +243,11 @@ class ReplayDriver:
         row: dict[str, Any] = step_metrics(rollouts, replay_ratio=ratio, step_time_s=step_time_s,
                                            verifier_wait_s=wait)
         generation = sum(r["generation_s"] for r in rounds)
+        in_rounds = sum(r["round_s"] for r in rounds)  # batch mixing, generation, verifier wait, scoring
         row["time/generation_s"] = generation
-        row["time/other_s"] = max(0.0, step_time_s - generation - wait)  # mostly the optimisation
+        row["time/verifier_wait_s"] = wait
+        row["time/training_s"] = max(0.0, step_time_s - in_rounds)  # TRL's loss, backward and optimizer step
+        row["time/other_s"] = max(0.0, in_rounds - generation - wait)  # mixing, scoring, storing
         if rounds[-1].get("level") is not None:
             row["difficulty/level"] = float(rounds[-1]["level"])
         if self.replay is not None:

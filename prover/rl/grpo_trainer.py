@@ -4,8 +4,10 @@
   before TRL generates, ``ReplayDriver.begin_round`` fills the batch's slots with
   the replay core's mixed batch (built online from the store, so no static
   dataset can hold it); after scoring, ``finish_round`` stores the outcomes;
-* ``_generate``: ``ReplayDriver.generate`` runs TRL's generation for the fresh
-  stream first and verifies it while the correction stream is generated;
+* ``_generate``: ``ReplayDriver.generate`` runs TRL's generation (on a GPU the
+  fresh stream first, verified while the correction stream is generated), with
+  rollouts stopped at the answer block's closing fence when
+  ``grpo.stop_at_answer_end`` is on (``prover.rl.stopping``);
 * ``_save_checkpoint`` / ``_get_output_dir``: TRL's checkpoint is written into a
   staging directory, the replay store and driver state are added, and the
   directory is committed atomically (``prover.rl.checkpoint``).
@@ -16,6 +18,8 @@ the installed version before a trainer is built.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,11 @@ from trl import GRPOTrainer
 from prover.rl import checkpoint as ckpt_io
 from prover.rl.driver import ReplayDriver
 from prover.rl.rounds import VerifierReward
-from prover.rl.trl_compat import check_versions
+from prover.rl.grpo_args import cuda_available
+from prover.rl.stopping import STOP_DOMAINS, AnswerEndStop, backtick_token_ids, stop_supported
+from prover.rl.trl_compat import check_versions, generate_with
+
+log = logging.getLogger(__name__)
 
 
 class ReplayGRPOTrainer(GRPOTrainer):
@@ -37,6 +45,27 @@ class ReplayGRPOTrainer(GRPOTrainer):
         driver.attach(self)
         reward.driver = driver
         self._staging_dir: Path | None = None
+        self._fence_ids: frozenset[int] | None = None
+        self.stop_at_answer_end = self._stop_at_answer_end()
+
+    def _stop_at_answer_end(self) -> bool:
+        cfg = self.driver.prover_cfg
+        mode = cfg.grpo.stop_at_answer_end
+        if mode == "off" or (mode == "auto" and cuda_available()) or cfg.domain not in STOP_DOMAINS:
+            return False
+        if self.use_vllm or self.use_transformers_continuous_batching:
+            log.warning("grpo.stop_at_answer_end needs transformers' generate; vLLM / continuous batching "
+                        "generate to their own limits")
+            return False
+        if not stop_supported(self._tokenizer.pad_token_id, self.eos_token_ids):
+            log.warning("grpo.stop_at_answer_end is off: the pad token %r is not an end-of-sequence token, so a "
+                        "stopped rollout's padding would be trained on", self._tokenizer.pad_token)
+            return False
+        self._fence_ids = backtick_token_ids(self._tokenizer)
+        return True
+
+    def _answer_end_stop(self, input_ids: Any) -> list[AnswerEndStop]:
+        return [AnswerEndStop(self._tokenizer, int(input_ids.shape[1]), self._fence_ids)]
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         rows = self.driver.begin_round(inputs, training=self.model.training)
@@ -52,7 +81,10 @@ class ReplayGRPOTrainer(GRPOTrainer):
         rnd = self.driver.round
         if rnd is None or self.tools or self.rollout_func is not None:
             return super()._generate(prompts)
-        return self.driver.generate(rnd, prompts, super()._generate)
+        stop = (generate_with(self.accelerator.unwrap_model(self.model_wrapped), self._answer_end_stop)
+                if self.stop_at_answer_end else contextlib.nullcontext())
+        with stop:
+            return self.driver.generate(rnd, prompts, super()._generate)
 
     def _get_output_dir(self, trial: Any) -> str:
         if self._staging_dir is not None:

@@ -36,6 +36,7 @@ class Round:
         self.scored: list[Scored] = []
         self.replay_ratio = 0.0
         self.generation_s = 0.0  # time inside TRL's generation
+        self.started = 0.0  # perf_counter() when the round began (set by the driver)
 
     def submit(self, pool: ThreadPoolExecutor, verifier: Verifier, idx: list[int], texts: list[str]) -> None:
         problems = [self.rows[i]["problem"] for i in idx]

@@ -30,7 +30,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from prover.prompts import first_attempt
 from prover.replay import ReplayCore
@@ -147,9 +147,10 @@ def eval_dataset(cfg: TrainConfig) -> Any:
 
 
 def run(cfg: TrainConfig, *, model: Any = None, tokenizer: Any = None, verifier: Verifier | None = None,
-        say: Callable[[str], None] = print) -> RunResult:
+        say: Callable[[str], None] = print, callbacks: Sequence[Any] = ()) -> RunResult:
     """Train as ``cfg`` says. ``model``/``tokenizer``/``verifier`` may be passed in (tests); a passed
-    verifier is used as is and not closed."""
+    verifier is used as is and not closed. ``callbacks``: functions of the built trainer returning a
+    ``transformers.TrainerCallback``, added after the trainer's own (bench/train_step.py measures with one)."""
     from accelerate import PartialState
     from transformers import PrinterCallback, ProgressCallback
 
@@ -226,6 +227,8 @@ def run(cfg: TrainConfig, *, model: Any = None, tokenizer: Any = None, verifier:
         trainer.add_callback(stop)
         step_logger = StepLogger(trainer, metrics, cfg.metrics.progress)
         trainer.add_callback(step_logger)
+        for make_callback in callbacks:
+            trainer.add_callback(make_callback(trainer))
         try:
             with quiet_gradient_checkpointing_rename():
                 trainer.train(resume_from_checkpoint=str(resume_ckpt) if resume_ckpt else None)

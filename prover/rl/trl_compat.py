@@ -92,6 +92,35 @@ def _scatter(va: Any, vb: Any, ia: list[int], ib: list[int], n: int) -> list[Any
 
 
 @contextlib.contextmanager
+def generate_with(model: Any, make_criteria: Any) -> Iterator[None]:
+    """While inside, ``model.generate`` (the unwrapped model TRL generates with) gets stopping criteria.
+
+    TRL 1.16's transformers path calls ``unwrapped_model.generate(**inputs, generation_config=...)`` and
+    passes no ``stopping_criteria``; ``make_criteria(input_ids)`` builds them per call (the prompt length
+    is the padded ``input_ids`` width). The instance attribute is removed on exit, on every path.
+    """
+    from transformers import StoppingCriteriaList
+
+    original = model.generate
+
+    def generate(*args: Any, **kwargs: Any) -> Any:
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        if input_ids is not None and kwargs.get("stopping_criteria") is None:
+            kwargs["stopping_criteria"] = StoppingCriteriaList(make_criteria(input_ids))
+        return original(*args, **kwargs)
+
+    own = model.__dict__.get("generate")  # an instance attribute of its own, if any, is put back
+    model.generate = generate
+    try:
+        yield
+    finally:
+        if own is None:
+            del model.generate
+        else:
+            model.generate = own
+
+
+@contextlib.contextmanager
 def quiet_gradient_checkpointing_rename() -> Iterator[None]:
     """Silence the FutureWarnings of transformers' gradient-checkpointing rename.
 
@@ -104,4 +133,4 @@ def quiet_gradient_checkpointing_rename() -> Iterator[None]:
 
 
 __all__ = ["GENERATE_FIELDS", "HOOKS", "TESTED", "TRLVersionError", "check_versions", "completions_of",
-           "merge_generations", "quiet_gradient_checkpointing_rename"]
+           "generate_with", "merge_generations", "quiet_gradient_checkpointing_rename"]
