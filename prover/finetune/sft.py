@@ -5,8 +5,9 @@ pairs in conversational form (``prompt``: chat messages, ``completion``: one
 assistant message); the loss is on the completion only. ``lora_rank > 0`` trains a
 PEFT LoRA adapter (saved as a PEFT checkpoint that ``PolicyConfig.lora_path``
 loads); ``lora_rank = 0`` trains all weights and saves a full checkpoint.
-``merged_checkpoint`` folds an adapter into its base as a full checkpoint (``<adapter>/merged``),
-the form ``scripts/train_prover.py`` starts from (``--model.name_or_path``):
+``prover.policy.adapters.merged_checkpoint`` folds an adapter into its base as a full checkpoint
+(``<adapter>/merged``); every entry point does it by itself for an adapter directory given as the
+model, or ahead of time:
 
     python -m prover.finetune.sft merge runs/selfmine_code/adapters/mix
 """
@@ -20,11 +21,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from prover.policy.adapters import MERGED, SFT_RECORD, merged_checkpoint  # noqa: F401  (re-exported: the merge CLI below)
+
 log = logging.getLogger(__name__)
 
-MERGED = "merged"
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-DONE = "sft_done.json"
+DONE = SFT_RECORD
 
 
 @dataclass
@@ -144,46 +146,6 @@ def policy_for(base_model: str, trained_dir: str | os.PathLike[str] | None, **po
     if (trained / "adapter_config.json").is_file():
         return load_policy(PolicyConfig(model=base_model, lora_path=str(trained), **policy_kwargs))
     return load_policy(PolicyConfig(model=str(trained), **policy_kwargs))
-
-
-def merged_checkpoint(trained_dir: str | os.PathLike[str], base_model: str = "") -> Path:
-    """``trained_dir``'s adapter merged into its base model, saved (with the tokenizer) as a full
-    checkpoint in ``trained_dir/merged``; written once (atomically), then reused.
-
-    ``base_model``: the base it was trained from; default the one ``sft_done.json`` records.
-    A ``trained_dir`` that already holds a full checkpoint (``lora_rank = 0``) is returned as is.
-    """
-    trained = Path(trained_dir)
-    if not (trained / "adapter_config.json").is_file():
-        if (trained / "config.json").is_file():
-            return trained
-        raise FileNotFoundError(f"{trained}: neither a PEFT adapter (adapter_config.json) nor a checkpoint (config.json)")
-    out = trained / MERGED
-    if (out / "config.json").is_file():
-        return out
-    if not base_model:
-        done = trained / DONE
-        if not done.is_file():
-            raise FileNotFoundError(f"{trained}: no {DONE} naming the base model; pass base_model")
-        base_model = json.loads(done.read_text())["base_model"]
-    import shutil
-
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from prover.finetune.api import resolve_model
-
-    model = AutoModelForCausalLM.from_pretrained(resolve_model(base_model), dtype=torch.float32)
-    model = PeftModel.from_pretrained(model, str(trained)).merge_and_unload()
-    tmp = trained / (MERGED + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(str(tmp))
-    AutoTokenizer.from_pretrained(str(trained)).save_pretrained(str(tmp))
-    (tmp / "merged_from.json").write_text(json.dumps({"adapter": str(trained), "base_model": base_model}, indent=2))
-    tmp.rename(out)
-    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -179,7 +179,12 @@ def ensure_checkpoint(
 
 
 def resolve_model(model: str, cache_dir: str | os.PathLike[str] | None = None) -> str:
-    """``embedded:<name>`` -> converted checkpoint path; anything else unchanged."""
+    """``embedded:<name>`` -> converted checkpoint path; a PEFT adapter directory -> its merged checkpoint
+    (``prover.policy.adapters``); anything else unchanged."""
     if is_embedded(model):
         return str(ensure_checkpoint(model, cache_dir))
+    from prover.policy.adapters import is_adapter_dir, merged_checkpoint
+
+    if is_adapter_dir(model):
+        return str(merged_checkpoint(model))
     return model
