@@ -5,6 +5,17 @@ written atomically to ``req/n.json``, the answer appears atomically as
 ``resp/n.json``. Files rather than pipes because the wasm runtime reads host
 files through positioned reads, which pipes do not support.
 
+How the client learns that the answer is there (``channel``):
+
+* ``notify`` (default): the request asks for it, and once ``resp/n.json`` is in
+  place the checker writes the line ``prover-checker answered n`` to its stdout
+  (a pipe; the wasm runtime writes stdout with plain writes). A reader thread
+  forwards every other stdout line to ``checker.log`` and wakes the waiting
+  request; the request then reads the file and checks its binding as always.
+  The line is only a wake-up: a forged or early one finds no file and the wait
+  goes on; a missing one costs at most ``NOTIFY_RECHECK_S`` of extra wait.
+* ``poll``: the client looks for the file every 1-20 ms (the old way).
+
 Answers are bound to their request: each request carries its id, its sequence
 number and a fresh random secret; the checker deletes the request file before it
 elaborates anything and echoes the three from its own code path. An answer that
@@ -21,6 +32,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -50,6 +62,19 @@ class BadRequest(ValueError):
 
 
 MAX_ANSWER_BYTES = 32 * 2**20
+CHANNELS = ("notify", "poll")
+NOTIFY_PREFIX = b"prover-checker answered "
+NOTIFY_RECHECK_S = 0.05  # notify: how often the file, the process and the memory are looked at anyway
+
+
+def parse_notify(line: bytes) -> int | None:
+    """The answer number a checker's stdout line announces, or ``None`` for any other line."""
+    if not line.startswith(NOTIFY_PREFIX):
+        return None
+    rest = line[len(NOTIFY_PREFIX):].strip()
+    if not rest.isdigit() or len(rest) > 18:
+        return None
+    return int(rest)
 
 
 def encode_request(payload: dict[str, Any]) -> bytes:
@@ -67,7 +92,11 @@ def _poll_sleep(waited: float) -> float:
 class CheckerWorker:
     """A started checker. Not thread-safe: the pool gives each worker one request at a time."""
 
-    def __init__(self, launch: LaunchSpec, name: str = "lean-worker", memory_limit_mb: float = 0.0) -> None:
+    def __init__(self, launch: LaunchSpec, name: str = "lean-worker", memory_limit_mb: float = 0.0,
+                 channel: str = "notify") -> None:
+        if channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
+        self.channel = channel
         self.launch = launch
         self.memory_limit_mb = memory_limit_mb
         self.name = name
@@ -78,9 +107,15 @@ class CheckerWorker:
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
             launch.argv, cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL,
-            stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.pgid = self.proc.pid  # start_new_session: the child leads its own group
+        self.timing: dict[str, float] = {}  # the last request's client-side times (seconds)
+        self._answered = -1  # the highest answer number announced on stdout
+        self._stdout_open = True
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read_stdout, name=f"{name}-stdout", daemon=True)
+        self._reader.start()
         self.ready = False
         atexit.register(self.kill)  # never leave a checker behind when the interpreter exits
 
@@ -102,6 +137,31 @@ class CheckerWorker:
             waited += 0.1
         self.ready = True
         return time.monotonic() - self.started_at
+
+    def _read_stdout(self) -> None:
+        """Forward the checker's stdout to its log; announce ``notify`` lines. Ends at EOF."""
+        out = self.proc.stdout
+        try:
+            assert out is not None
+            for line in iter(out.readline, b""):
+                n = parse_notify(line)
+                if n is None:
+                    self._log_file.write(line)
+                    continue
+                with self._cond:
+                    self._answered = max(self._answered, n)
+                    self._cond.notify_all()
+        except (OSError, ValueError):  # the pipe or the log was closed under us (kill/close)
+            pass
+        finally:
+            with self._cond:
+                self._stdout_open = False
+                self._cond.notify_all()
+
+    def _wait_notified(self, n: int, timeout_s: float) -> None:
+        """Block until answer ``n`` is announced, stdout ends, or ``timeout_s`` passes."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._answered >= n or not self._stdout_open, timeout=timeout_s)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -128,6 +188,7 @@ class CheckerWorker:
     def close(self) -> None:
         self.kill()
         atexit.unregister(self.kill)
+        self._reader.join(timeout=5)
         try:
             self._log_file.close()
         except OSError:
@@ -136,7 +197,8 @@ class CheckerWorker:
 
     def log_tail(self, n: int = 2000) -> str:
         try:
-            self._log_file.flush()
+            if not self._log_file.closed:
+                self._log_file.flush()
             data = (self.workdir / "checker.log").read_bytes()[-20000:].decode("utf-8", "replace")
         except OSError:
             return ""
@@ -154,7 +216,9 @@ class CheckerWorker:
         """
         secret = secrets.token_hex(16)
         n = self._next
-        data = encode_request({**payload, "seq": n, "secret": secret})
+        notify = self.channel == "notify"
+        t_enc = time.monotonic()
+        data = encode_request({**payload, "seq": n, "secret": secret, "notify": notify})
         if not self.alive():
             raise WorkerDied(f"{self.name} is not running: {self.log_tail()}")
         self._next += 1
@@ -168,7 +232,16 @@ class CheckerWorker:
         next_mem_check = start + 0.5
         while True:
             if resp.exists():
-                return self._read_answer(resp, payload.get("id"), n, secret)
+                t_seen = time.monotonic()
+                ans = self._read_answer(resp, payload.get("id"), n, secret)
+                if notify and self._answered < n and self._stdout_open:
+                    with self._cond:
+                        announced = self._answered >= n
+                    if not announced:  # e.g. no /dev/stdout in its world: do not pay the recheck period again
+                        log.warning("%s did not announce its answer on stdout; polling from now on", self.name)
+                        self.channel = "poll"
+                self.timing = {"send": start - t_enc, "wait": t_seen - start, "read": time.monotonic() - t_seen}
+                return ans
             if self.proc.poll() is not None:
                 raise WorkerDied(f"{self.name} died during a request (exit {self.proc.returncode}): {self.log_tail()}")
             now = time.monotonic()
@@ -182,7 +255,11 @@ class CheckerWorker:
                 if rss > self.memory_limit_mb:
                     self.kill()
                     raise WorkerDied(f"{self.name} went over its memory limit ({rss:.0f} > {self.memory_limit_mb:.0f} MiB) and was killed")
-            time.sleep(_poll_sleep(waited))
+            if notify:
+                # every wake-up (the line, EOF, or the recheck period) goes back through the checks above
+                self._wait_notified(n, min(NOTIFY_RECHECK_S, max(timeout_s - waited, 0.0) + 0.001))
+            else:
+                time.sleep(_poll_sleep(waited))
 
     def _read_answer(self, resp: Path, rid: Any, n: int, secret: str) -> dict[str, Any]:
         try:
