@@ -65,6 +65,8 @@ MAX_ANSWER_BYTES = 32 * 2**20
 CHANNELS = ("notify", "poll")
 NOTIFY_PREFIX = b"prover-checker answered "
 NOTIFY_RECHECK_S = 0.05  # notify: how often the file, the process and the memory are looked at anyway
+TREE_REFRESH_S = 5.0  # how often rss_mb re-reads the checker's process tree
+NOTIFY_GRACE_S = 0.5  # notify: how long an answer found before its line waits for it before polling takes over
 
 
 def parse_notify(line: bytes) -> int | None:
@@ -110,6 +112,8 @@ class CheckerWorker:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.pgid = self.proc.pid  # start_new_session: the child leads its own group
+        self._tree: list[psutil.Process] | None = None  # the checker's process tree, cached (see rss_mb)
+        self._tree_at = 0.0
         self.timing: dict[str, float] = {}  # the last request's client-side times (seconds)
         self._answered = -1  # the highest answer number announced on stdout
         self._stdout_open = True
@@ -167,17 +171,24 @@ class CheckerWorker:
         return self.proc.poll() is None
 
     def rss_mb(self) -> float:
-        """Resident memory of the whole process group, in MiB."""
+        """Resident memory of the whole process group, in MiB. The process tree is re-read at most
+        every ``TREE_REFRESH_S`` (a scan of every process on the machine costs milliseconds and this
+        runs after every check); the memory of the known processes is read fresh every time."""
+        now = time.monotonic()
+        if self._tree is None or now - self._tree_at > TREE_REFRESH_S:
+            try:
+                root = psutil.Process(self.proc.pid)
+                self._tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                self._tree = None
+                return 0.0
+            self._tree_at = now
         total = 0
-        try:
-            root = psutil.Process(self.proc.pid)
-            for p in [root, *root.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-        except psutil.Error:
-            return 0.0
+        for p in self._tree:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
         return total / 2**20
 
     def kill(self) -> None:
@@ -235,6 +246,8 @@ class CheckerWorker:
                 t_seen = time.monotonic()
                 ans = self._read_answer(resp, payload.get("id"), n, secret)
                 if notify and self._answered < n and self._stdout_open:
+                    # seen at a recheck before its line: the line follows the rename within moments
+                    self._wait_notified(n, NOTIFY_GRACE_S)
                     with self._cond:
                         announced = self._answered >= n
                     if not announced:  # e.g. no /dev/stdout in its world: do not pay the recheck period again
