@@ -833,8 +833,19 @@ structure Wire where
 
 def usJson (ns : Nat) : Json := jnat (ns / 1000)
 
-/-- The line a `notify` request's client waits for on stdout, once answer `n` is in place. -/
-def notifyLine (n : Nat) : String := "prover-checker answered " ++ toString n
+/-- The stdout line carrying answer `n` to a `notify` request's client. -/
+def answerLine (n : Nat) (json : String) : String := "prover-checker answer " ++ toString n ++ " " ++ json
+
+/-- Write one line to the real stdout; false when there is none or the write fails. -/
+def sendLine (out : Option IO.FS.Handle) (line : String) : IO Bool := do
+  match out with
+  | some h =>
+    try
+      h.putStrLn line
+      h.flush
+      pure true
+    catch _ => pure false
+  | none => pure false
 
 partial def serveLoop (dir : String) (cache : IO.Ref Caches) (out : Option IO.FS.Handle) (n : Nat)
     (w : Wire) : IO Unit := do
@@ -851,14 +862,12 @@ partial def serveLoop (dir : String) (cache : IO.Ref Caches) (out : Option IO.FS
       ("slept_us", usJson w.slept), ("read_us", usJson (t1 - t0)), ("answer_us", usJson (t2 - t1)),
       ("prev_write_us", usJson w.prevWrite)]
     let resp := Json.mkObj (revOnto (rev fields) [("wire", wire)])
-    writeAtomic (dir ++ "/resp/" ++ toString n ++ ".json") resp.compress
-    -- a hint only: the client still reads the file and checks id, sequence number and secret
-    if notify then
-      if let some h := out then
-        try
-          h.putStrLn (notifyLine n)
-          h.flush
-        catch _ => pure ()
+    -- notify: the answer goes to the client's stdout pipe as one line (compressed JSON has no raw
+    -- newline), saving the answer file's syscalls; the client checks id, sequence number and
+    -- secret exactly as for a file. Without a stdout (or when writing it fails), the file.
+    let sent ← if notify then sendLine out (answerLine n resp.compress) else pure false
+    if !sent then
+      writeAtomic (dir ++ "/resp/" ++ toString n ++ ".json") resp.compress
     let t3 ← IO.monoNanosNow
     serveLoop dir cache out (n + 1) { since := t3, prevWrite := t3 - t2 }
   else

@@ -42,17 +42,17 @@ while os.path.exists(os.path.join(d, "serve")):
     ans = {"id": j["id"], "seq": j["seq"], "secret": j["secret"], "ok": True, "code": code}
     if code == "forge":
         ans["secret"] = "0" * 32
-    if code == "early-notify":  # a wake-up line before the answer is there: must not end the wait
-        print(f"prover-checker answered {n}", flush=True)
-        time.sleep(0.3)
+    if code == "line-next":  # plant a stdout answer for the next request, then answer this one honestly
+        print(f"prover-checker answer {n + 1} " + json.dumps({"id": "x", "seq": n + 1, "secret": "guess"}), flush=True)
     if code == "forge-next":  # plant an answer for the next request, then answer this one honestly
         nxt = {"id": "x", "seq": n + 1, "secret": "guess", "ok": True}
         open(os.path.join(d, "resp", f"{n + 1}.json"), "w").write(json.dumps(nxt))
-    tmp = os.path.join(d, "resp", f"{n}.tmp")
-    open(tmp, "w").write(json.dumps(ans))
-    os.rename(tmp, os.path.join(d, "resp", f"{n}.json"))
     if j.get("notify") and code != "no-notify":
-        print(f"prover-checker answered {n}", flush=True)
+        print(f"prover-checker answer {n} " + json.dumps(ans), flush=True)
+    else:
+        tmp = os.path.join(d, "resp", f"{n}.tmp")
+        open(tmp, "w").write(json.dumps(ans))
+        os.rename(tmp, os.path.join(d, "resp", f"{n}.json"))
     n += 1
 '''
 
@@ -214,29 +214,38 @@ def test_worker_dead_while_idle_is_replaced_not_blamed_on_the_next_row(tmp_path)
 
 
 def test_parse_notify():
-    assert parse_notify(b"prover-checker answered 12\n") == 12
-    assert parse_notify(b"prover-checker answered 0") == 0
-    for bad in (b"prover-checker answered\n", b"prover-checker answered -1\n", b"prover-checker answered 1x\n",
-                b"xprover-checker answered 1\n", b"prover-checker answered " + b"9" * 40 + b"\n", b"[DEBUG] 3\n"):
+    assert parse_notify(b'prover-checker answer 12 {"a": 1}\n') == (12, b'{"a": 1}')
+    assert parse_notify(b"prover-checker answer 0 x") == (0, b"x")
+    for bad in (b"prover-checker answer\n", b"prover-checker answer -1 {}\n", b"prover-checker answer 1x {}\n",
+                b"xprover-checker answer 1 {}\n", b"prover-checker answer " + b"9" * 40 + b" {}\n",
+                b"prover-checker answer 3\n", b"[DEBUG] 3\n"):
         assert parse_notify(bad) is None
 
 
-def test_notify_channel_wakes_on_the_line_and_keeps_the_binding(worker):
+def test_notify_channel_answers_on_stdout_bound_to_the_request(worker):
     assert worker.channel == "notify"
     for i in range(3):
         ans = worker.request({"id": f"r{i}", "code": "ok"}, 10)
         assert (ans["id"], ans["seq"]) == (f"r{i}", i)
-    assert worker.channel == "notify"  # every answer was announced: no fallback
+    assert worker.channel == "notify"  # every answer came on stdout: no fallback
+    assert not list((worker.workdir / "resp").iterdir())  # and no answer file was written
     assert set(worker.timing) == {"send", "wait", "read"}
     assert "stand-in starting" in worker.log_tail()  # other stdout lines still reach the log
 
 
-def test_early_notify_line_is_only_a_wake_up(worker):
-    ans = worker.request({"id": "r", "code": "early-notify"}, 10)
-    assert ans["seq"] == 0 and ans["code"] == "early-notify"
-    with pytest.raises(ForgedAnswer):  # a notified forged answer is refused like a polled one
+def test_stdout_answers_are_refused_unless_bound(worker, tmp_path):
+    with pytest.raises(ForgedAnswer):  # wrong secret, delivered on stdout
         worker.request({"id": "r", "code": "forge"}, 10)
     assert not worker.alive()
+    w2 = CheckerWorker(_launcher(tmp_path / "b")())
+    try:
+        w2.wait_ready(30)
+        assert w2.request({"id": "r", "code": "line-next"}, 10)["seq"] == 0
+        with pytest.raises(ForgedAnswer):  # the answer planted for request 1 does not echo its secret
+            w2.request({"id": "r", "code": "ok"}, 10)
+        assert not w2.alive()
+    finally:
+        w2.close()
 
 
 def test_checker_that_never_announces_falls_back_to_polling(worker):

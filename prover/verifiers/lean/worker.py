@@ -5,15 +5,16 @@ written atomically to ``req/n.json``, the answer appears atomically as
 ``resp/n.json``. Files rather than pipes because the wasm runtime reads host
 files through positioned reads, which pipes do not support.
 
-How the client learns that the answer is there (``channel``):
+How the answer comes back (``channel``):
 
-* ``notify`` (default): the request asks for it, and once ``resp/n.json`` is in
-  place the checker writes the line ``prover-checker answered n`` to its stdout
-  (a pipe; the wasm runtime writes stdout with plain writes). A reader thread
-  forwards every other stdout line to ``checker.log`` and wakes the waiting
-  request; the request then reads the file and checks its binding as always.
-  The line is only a wake-up: a forged or early one finds no file and the wait
-  goes on; a missing one costs at most ``NOTIFY_RECHECK_S`` of extra wait.
+* ``notify`` (default): the request asks for it, and the checker writes the answer
+  to its stdout (a pipe; the wasm runtime writes stdout with plain writes) as one
+  line ``prover-checker answer n {json}`` instead of a file, saving the answer
+  file's syscalls (each costs about a millisecond in the wasm runtime on a loaded
+  machine). A reader thread forwards every other stdout line to ``checker.log``
+  and hands the answer to the waiting request, which checks its binding exactly
+  as for a file. A checker that cannot write its stdout writes the file instead,
+  and that worker polls from then on.
 * ``poll``: the client looks for the file every 1-20 ms (the old way).
 
 Answers are bound to their request: each request carries its id, its sequence
@@ -63,20 +64,20 @@ class BadRequest(ValueError):
 
 MAX_ANSWER_BYTES = 32 * 2**20
 CHANNELS = ("notify", "poll")
-NOTIFY_PREFIX = b"prover-checker answered "
+NOTIFY_PREFIX = b"prover-checker answer "
 NOTIFY_RECHECK_S = 0.05  # notify: how often the file, the process and the memory are looked at anyway
 TREE_REFRESH_S = 5.0  # how often rss_mb re-reads the checker's process tree
-NOTIFY_GRACE_S = 0.5  # notify: how long an answer found before its line waits for it before polling takes over
 
 
-def parse_notify(line: bytes) -> int | None:
-    """The answer number a checker's stdout line announces, or ``None`` for any other line."""
+def parse_notify(line: bytes) -> tuple[int, bytes] | None:
+    """``(n, answer bytes)`` from a checker's stdout line ``prover-checker answer n {json}``, or
+    ``None`` for any other line. The answer is not looked at here (the request checks it)."""
     if not line.startswith(NOTIFY_PREFIX):
         return None
-    rest = line[len(NOTIFY_PREFIX):].strip()
-    if not rest.isdigit() or len(rest) > 18:
+    num, sep, rest = line[len(NOTIFY_PREFIX):].partition(b" ")
+    if not sep or not num.isdigit() or len(num) > 18:
         return None
-    return int(rest)
+    return int(num), rest.rstrip(b"\n")
 
 
 def encode_request(payload: dict[str, Any]) -> bytes:
@@ -115,7 +116,8 @@ class CheckerWorker:
         self._tree: list[psutil.Process] | None = None  # the checker's process tree, cached (see rss_mb)
         self._tree_at = 0.0
         self.timing: dict[str, float] = {}  # the last request's client-side times (seconds)
-        self._answered = -1  # the highest answer number announced on stdout
+        self._answered = -1  # the highest answer number seen on stdout
+        self._answers: dict[int, bytes] = {}  # answers read from stdout, not yet taken by their request
         self._stdout_open = True
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._read_stdout, name=f"{name}-stdout", daemon=True)
@@ -143,17 +145,32 @@ class CheckerWorker:
         return time.monotonic() - self.started_at
 
     def _read_stdout(self) -> None:
-        """Forward the checker's stdout to its log; announce ``notify`` lines. Ends at EOF."""
+        """Forward the checker's stdout to its log; hand answer lines to ``request``. Ends at EOF."""
         out = self.proc.stdout
         try:
             assert out is not None
-            for line in iter(out.readline, b""):
-                n = parse_notify(line)
-                if n is None:
+            while True:
+                line = out.readline(MAX_ANSWER_BYTES + 64)
+                if not line:
+                    break
+                if not line.endswith(b"\n") and len(line) >= MAX_ANSWER_BYTES + 64:
+                    while True:  # an over-long line: drop the rest of it
+                        more = out.readline(2**20)
+                        if not more or more.endswith(b"\n"):
+                            break
+                    got = parse_notify(line)
+                    if got is not None:
+                        got = (got[0], b"")  # the request sees an empty (unreadable) answer
+                else:
+                    got = parse_notify(line)
+                if got is None:
                     self._log_file.write(line)
                     continue
+                n, raw = got
                 with self._cond:
-                    self._answered = max(self._answered, n)
+                    if n >= self._next - 1:  # answers to requests already done are dropped
+                        self._answers[n] = raw
+                        self._answered = max(self._answered, n)
                     self._cond.notify_all()
         except (OSError, ValueError):  # the pipe or the log was closed under us (kill/close)
             pass
@@ -162,10 +179,11 @@ class CheckerWorker:
                 self._stdout_open = False
                 self._cond.notify_all()
 
-    def _wait_notified(self, n: int, timeout_s: float) -> None:
-        """Block until answer ``n`` is announced, stdout ends, or ``timeout_s`` passes."""
+    def _wait_notified(self, n: int, timeout_s: float) -> bytes | None:
+        """Block until answer ``n`` came on stdout (returned), stdout ends, or ``timeout_s`` passes."""
         with self._cond:
-            self._cond.wait_for(lambda: self._answered >= n or not self._stdout_open, timeout=timeout_s)
+            self._cond.wait_for(lambda: n in self._answers or not self._stdout_open, timeout=timeout_s)
+            return self._answers.pop(n, None)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -241,17 +259,16 @@ class CheckerWorker:
         resp = self.workdir / "resp" / f"{n}.json"
         start = time.monotonic()
         next_mem_check = start + 0.5
+        raw: bytes | None = None
         while True:
-            if resp.exists():
+            if raw is not None or resp.exists():
                 t_seen = time.monotonic()
-                ans = self._read_answer(resp, payload.get("id"), n, secret)
-                if notify and self._answered < n and self._stdout_open:
-                    # seen at a recheck before its line: the line follows the rename within moments
-                    self._wait_notified(n, NOTIFY_GRACE_S)
-                    with self._cond:
-                        announced = self._answered >= n
-                    if not announced:  # e.g. no /dev/stdout in its world: do not pay the recheck period again
-                        log.warning("%s did not announce its answer on stdout; polling from now on", self.name)
+                if raw is not None:
+                    ans = self._check_answer(raw, payload.get("id"), n, secret)
+                else:
+                    ans = self._read_answer(resp, payload.get("id"), n, secret)
+                    if notify:  # asked for stdout, got a file: this checker cannot write its stdout
+                        log.warning("%s answered in a file, not on stdout; polling from now on", self.name)
                         self.channel = "poll"
                 self.timing = {"send": start - t_enc, "wait": t_seen - start, "read": time.monotonic() - t_seen}
                 return ans
@@ -269,8 +286,8 @@ class CheckerWorker:
                     self.kill()
                     raise WorkerDied(f"{self.name} went over its memory limit ({rss:.0f} > {self.memory_limit_mb:.0f} MiB) and was killed")
             if notify:
-                # every wake-up (the line, EOF, or the recheck period) goes back through the checks above
-                self._wait_notified(n, min(NOTIFY_RECHECK_S, max(timeout_s - waited, 0.0) + 0.001))
+                # every wake-up (the answer, EOF, or the recheck period) goes back through the checks above
+                raw = self._wait_notified(n, min(NOTIFY_RECHECK_S, max(timeout_s - waited, 0.0) + 0.001))
             else:
                 time.sleep(_poll_sleep(waited))
 
@@ -282,6 +299,10 @@ class CheckerWorker:
         except OSError as e:
             self.kill()
             raise WorkerDied(f"{self.name} wrote an unreadable answer: {e}") from e
+        return self._check_answer(raw, rid, n, secret)
+
+    def _check_answer(self, raw: bytes, rid: Any, n: int, secret: str) -> dict[str, Any]:
+        """The answer, if it is bound to request ``n`` (id, sequence number, secret); else the worker is killed."""
         if len(raw) > MAX_ANSWER_BYTES:
             self.kill()
             raise ForgedAnswer(f"{self.name} wrote an answer over {MAX_ANSWER_BYTES} bytes")
