@@ -11,10 +11,10 @@ one-JSON-object-per-request protocol.
 Requests are numbered 0, 1, 2, ... and answered in order. Each request:
   {"id": str, "seq": nat, "secret": str, "imports": str, "ref": str, "code": str, "name": str,
    "trusted": nat, "goals": bool, "notify": bool}
-  - notify:  once resp/<n>.json is in place, write the line `prover-checker answered <n>` to the
-             process's stdout (opened as /dev/stdout: under `run_cmd` the elaborator's stdout is
-             not the process's), so that the client blocks on that pipe instead of polling. The
-             line is a wake-up only; the client still reads the file and checks its binding.
+  - notify:  answer on the process's stdout (opened as /dev/stdout: under `run_cmd` the
+             elaborator's stdout is not the process's) as one line `prover-checker answer <n> <json>`
+             instead of the file resp/<n>.json (the file when stdout cannot be written); the
+             client blocks on that pipe and checks the binding exactly as for a file.
   - id, seq, secret: echoed in the answer (the secret is fresh per request; the request file is
     deleted before anything is elaborated, so checked code cannot read it)
   - imports: the `import` lines of the header ("" = core Lean: Init only)
