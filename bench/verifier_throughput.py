@@ -1,19 +1,31 @@
-"""Lean verifier throughput: warm pool versus one Lean start per proof, and 1 vs 2 workers.
+"""Lean verifier cost per check: the pool's overhead over Lean's own time, per channel; and
+in-process vs service vs Ray throughput on the same proofs.
 
-    .venv/bin/python bench/verifier_throughput.py [--proofs 40] [--cold 2] [--backend wasm]
+    .venv/bin/python bench/verifier_throughput.py [--proofs 48] [--rounds 3] [--skip-ray] [--cold 0]
 
-Measured side by side in one run, on the same proofs:
-  * cold: `lean FILE.lean` started once per proof (what a naive verifier does);
-    run on the first ``--cold`` proofs only (a wasm start takes minutes);
-  * warm, 1 worker: the pooled checker, already started;
-  * warm, 2 workers: the same proofs through a pool of two (needs ~10 GB for wasm).
-Prints checks/second of each and the ratios. Start-up of the pools is reported
-separately and not counted in warm throughput (it is paid once per run).
+One warm wasm worker (``workers=1``) is started once. After an untimed warm-up, the proofs are
+checked in ``--rounds`` rounds; each round checks them once over each channel (``notify``: the
+checker says on stdout that the answer file is in place; ``poll``: the client looks for it every
+1-20 ms, the old way), alternating which goes first, so load on a shared machine falls on both.
+
+Per check, from the verdict's timings:
+  * Lean time: the checker's ``ms`` (parse + elaborate + kernel replay, inside ``handle``);
+  * pool time: from the pool handing the request to the worker until the answer is read and
+    bound (``check``); overhead = pool time - Lean time, in ms and % of Lean time;
+  * where the overhead goes: client send (encode, write, rename), client wait minus the checker's
+    busy time, client read (read, parse, binding check), the checker's idle wait for the request,
+    its request read/delete, its own parse + answer outside ``handle``, its answer write.
+Then throughput (checks/s) of the same proofs in-process, through `prover serve` on loopback
+(the same warm verifier behind HTTP) and on a local Ray cluster with one actor (its own worker,
+started after the in-process one is closed), as ratios to in-process. The last line is
+``pool overhead per check: X% of Lean time (old polling: Y%)``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,44 +68,125 @@ def cold_check(code: str) -> float:
         return time.monotonic() - t0
 
 
-def warm(workers: int, items: list[tuple[Problem, str, bool]], backend: str) -> tuple[float, float, int]:
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
+
+
+def run_batch(v, items) -> tuple[float, list]:
     t0 = time.monotonic()
-    v = LeanVerifier(LeanConfig(workers=workers, backend=backend, timeout_s=120))
-    start = time.monotonic() - t0
-    try:
-        # Warm-up, not timed: every worker checks every family a few times (the first use of a
-        # tactic in a fresh worker is slow), on other theorems than the timed ones.
-        warmup = proofs(3 * len(FAMILIES) * workers, start=10_000)
-        v.verify([p for p, _, _ in warmup], [r for _, r, _ in warmup])
-        t1 = time.monotonic()
-        verdicts = v.verify([p for p, _, _ in items], [r for _, r, _ in items], progress=True)
-        took = time.monotonic() - t1
-    finally:
-        v.close()
-    agree = sum(int(vd.valid == ok) for vd, (_, _, ok) in zip(verdicts, items))
-    return start, len(items) / took, agree
+    verdicts = v.verify([p for p, _, _ in items], [r for _, r, _ in items])
+    return time.monotonic() - t0, verdicts
+
+
+def summarize(name: str, verdicts: list) -> dict[str, float]:
+    rows = [v.timings for v in verdicts if v.timings and "lean" in v.timings and "check" in v.timings]
+    lean = [t["lean"] * 1000 for t in rows]
+    over = [(t["check"] - t["lean"]) * 1000 for t in rows]
+    share = 100 * sum(over) / max(sum(lean), 1e-9)
+    print(f"\n[{name}] {len(rows)} checks: Lean time mean {statistics.mean(lean):.1f} ms "
+          f"(p50 {pct(lean, .5):.0f}, p90 {pct(lean, .9):.0f})")
+    print(f"[{name}] pool overhead per check: mean {statistics.mean(over):.1f} ms, p50 {pct(over, .5):.1f}, "
+          f"p90 {pct(over, .9):.1f} ms; {share:.1f}% of Lean time (sum over sum)")
+
+    def mean_ms(key: str) -> float:
+        vals = [t[key] * 1000 for t in rows if key in t]
+        return statistics.mean(vals) if vals else float("nan")
+
+    busy = [(t["checker_read"] + t["checker_answer"]) * 1000 for t in rows if "checker_read" in t]
+    wait_minus_busy = [t["wait"] * 1000 - b for t, b in zip([t for t in rows if "checker_read" in t], busy)]
+    parts = [
+        ("client send (encode, write, rename)", mean_ms("send")),
+        ("client wait - checker busy (poll/wake latency + answer write)",
+         statistics.mean(wait_minus_busy) if wait_minus_busy else float("nan")),
+        ("  checker answer write (previous; file, or stdout line for notify)", mean_ms("checker_prev_write")),
+        ("client read (file or stdout line, JSON, binding check)", mean_ms("read")),
+        ("checker request read + delete", mean_ms("checker_read")),
+        ("checker parse + answer outside handle", mean_ms("checker_answer") - statistics.mean(lean)),
+        ("pool thread hand-off (check - send - wait - read)",
+         statistics.mean([(t["check"] - t.get("send", 0) - t.get("wait", 0) - t.get("read", 0)) * 1000 for t in rows])),
+        ("checker idle wait for the request (not in pool time)", mean_ms("checker_wait")),
+    ]
+    for label, val in parts:
+        print(f"[{name}]   {label:<66}{val:8.2f} ms")
+    return {"share": share, "mean_over": statistics.mean(over), "mean_lean": statistics.mean(lean)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--proofs", type=int, default=120)
-    ap.add_argument("--cold", type=int, default=2, help="proofs checked with one Lean start each (0: skip)")
+    ap.add_argument("--proofs", type=int, default=48)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of (notify, poll) over the same proofs")
+    ap.add_argument("--cold", type=int, default=0, help="proofs checked with one Lean start each (0: skip)")
     ap.add_argument("--backend", default="wasm", choices=["wasm", "native"])
-    ap.add_argument("--skip-two", action="store_true", help="skip the 2-worker pool (needs ~10 GB for wasm)")
+    ap.add_argument("--skip-service", action="store_true")
+    ap.add_argument("--skip-ray", action="store_true", help="skip Ray (starts a second worker, after the first is closed)")
     args = ap.parse_args()
     items = proofs(args.proofs)
+    print(f"machine: {os.cpu_count()} CPUs, load average at start {os.getloadavg()}")
 
-    cold_times = [cold_check(r.split("```lean4\n")[1].split("\n```")[0]) for _, r, _ in items[: args.cold]]
-    start1, rate1, agree1 = warm(1, items, args.backend)
-    print(f"warm pool, 1 worker: {rate1:.2f} checks/s ({agree1}/{len(items)} verdicts as expected; start {start1:.0f}s)")
-    if cold_times:
-        cold_rate = len(cold_times) / sum(cold_times)
-        print(f"cold (one Lean start per proof): {cold_rate:.4f} checks/s over {len(cold_times)} proofs")
-        print(f"ratio warm(1) / cold: {rate1 / cold_rate:.0f}x")
-    if not args.skip_two:
-        start2, rate2, agree2 = warm(2, items, args.backend)
-        print(f"warm pool, 2 workers: {rate2:.2f} checks/s ({agree2}/{len(items)} as expected; start {start2:.0f}s)")
-        print(f"ratio warm(2) / warm(1): {rate2 / rate1:.2f}x")
+    t0 = time.monotonic()
+    v = LeanVerifier(LeanConfig(workers=1, backend=args.backend, timeout_s=120))
+    print(f"worker started in {time.monotonic() - t0:.0f}s")
+    by_channel: dict[str, list] = {"notify": [], "poll": []}
+    secs: dict[str, float] = {"notify": 0.0, "poll": 0.0}
+    rates: dict[str, float] = {}
+    try:
+        warmup = proofs(3 * len(FAMILIES), start=10_000)  # first use of a tactic in a fresh worker is slow
+        for ch in ("poll", "notify"):
+            v.pool.set_channel(ch)
+            run_batch(v, warmup)
+        for r in range(args.rounds):
+            for ch in (("notify", "poll") if r % 2 == 0 else ("poll", "notify")):
+                v.pool.set_channel(ch)
+                took, verdicts = run_batch(v, items)
+                agree = sum(int(vd.valid == ok) for vd, (_, _, ok) in zip(verdicts, items))
+                if agree != len(items):
+                    print(f"WARNING: {ch} round {r}: {agree}/{len(items)} verdicts as expected")
+                by_channel[ch] += verdicts
+                secs[ch] += took
+        print(f"\nload average after the channel rounds: {os.getloadavg()}")
+        res = {ch: summarize(ch, vs) for ch, vs in by_channel.items()}
+        for ch in ("notify", "poll"):
+            print(f"in-process throughput, {ch}: {len(by_channel[ch]) / secs[ch]:.2f} checks/s")
+        v.pool.set_channel("notify")
+        rates["in-process"] = len(items) / run_batch(v, items)[0]
+        if not args.skip_service:
+            from prover.serve import ServeConfig, ServeThread
+            from prover.verifiers.remote import RemoteConfig, make_remote_verifier
+
+            scfg = ServeConfig(port=0, domains=("lean",), workers=1, max_queue_rows=max(1024, len(items)))
+            with ServeThread(scfg, {"lean": v}, own_verifiers=False).start() as srv, make_remote_verifier(
+                    "lean", RemoteConfig(urls=(srv.url,), batch_rows=8, max_inflight_per_url=2)) as remote:
+                run_batch(remote, items[:8])
+                rates["service"] = len(items) / run_batch(remote, items)[0]
+    finally:
+        v.close()
+    if not args.skip_ray:
+        from prover.serve import ServeConfig
+        from prover.serve.server import domain_config
+        from prover.verifiers.ray_pool import RayConfig, make_ray_verifier
+
+        with make_ray_verifier("lean", RayConfig(actors=1, num_cpus=0.5, batch_rows=8, local_num_cpus=2,
+                                                 local_object_store_mb=100),
+                               domain_config("lean", ServeConfig(port=0, domains=("lean",), workers=1))) as ray_pool:
+            run_batch(ray_pool, proofs(3 * len(FAMILIES), start=10_000))
+            rates["ray (1 actor)"] = len(items) / run_batch(ray_pool, items)[0]
+    print(f"\nthroughput on the same {len(items)} proofs, one worker each:")
+    for name, rate in rates.items():
+        print(f"  {name:<16}{rate:8.2f} checks/s   {rate / rates['in-process']:.2f}x in-process")
+    if args.cold:
+        cold = [cold_check(r.split("```lean4\n")[1].split("\n```")[0]) for _, r, _ in items[: args.cold]]
+        cold_rate = len(cold) / sum(cold)
+        print(f"  {'cold (1 start/proof)':<16}{cold_rate:8.4f} checks/s   {cold_rate / rates['in-process']:.4f}x in-process")
+    print(f"load average at the end: {os.getloadavg()}")
+    # Lean time falls as the worker warms (Bun's JIT), so each channel's own Lean time depends on
+    # which rounds it ran in; the final figure divides both overheads by the Lean time of all checks.
+    lean_all = statistics.mean([v.timings["lean"] * 1000 for vs in by_channel.values() for v in vs
+                                if v.timings and "lean" in v.timings])
+    print(f"Lean time over both channels: mean {lean_all:.1f} ms; each channel's share of its own Lean time: "
+          f"notify {res['notify']['share']:.1f}%, poll {res['poll']['share']:.1f}%")
+    print(f"pool overhead per check: {100 * res['notify']['mean_over'] / lean_all:.1f}% of Lean time "
+          f"(old polling: {100 * res['poll']['mean_over'] / lean_all:.1f}%)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,11 @@ one-JSON-object-per-request protocol.
 
 Requests are numbered 0, 1, 2, ... and answered in order. Each request:
   {"id": str, "seq": nat, "secret": str, "imports": str, "ref": str, "code": str, "name": str,
-   "trusted": nat, "goals": bool}
+   "trusted": nat, "goals": bool, "notify": bool}
+  - notify:  answer on the process's stdout (opened as /dev/stdout: under `run_cmd` the
+             elaborator's stdout is not the process's) as one line `prover-checker answer <n> <json>`
+             instead of the file resp/<n>.json (the file when stdout cannot be written); the
+             client blocks on that pipe and checks the binding exactly as for a file.
   - id, seq, secret: echoed in the answer (the secret is fresh per request; the request file is
     deleted before anything is elaborated, so checked code cannot read it)
   - imports: the `import` lines of the header ("" = core Lean: Init only)
@@ -24,7 +28,8 @@ The answer:
    "messages": [{"severity","line","col","end_line","end_col","text","goals"}],
    "refused": str, "refused_line": nat, "refused_col": nat,
    "found": bool, "replayed": bool, "replay_error": str, "ref_changed": str,
-   "type_matches": bool, "axioms": [str], "ref_error": str, "ms": nat}
+   "type_matches": bool, "axioms": [str], "ref_error": str, "ms": nat, "wire": {...}}
+  (`ms`: time inside `handle`; `wire`: the checker's protocol costs around it, see `Wire`)
 or {"id", "seq", "secret", "ok": false, "error": str} when the request could not be processed.
 
 What makes a "valid" answer trustworthy (docs/lean_trust.md has the whole chain):
@@ -805,37 +810,89 @@ def failure (msg : String) : List (String × Json) :=
   [("ok", Json.bool false), ("error", Json.str msg)]
 
 /-- The answer to one request: the request's id, sequence number and secret, read before any
-candidate code was elaborated, then what `handle` found. -/
-def answer (cache : IO.Ref Caches) (text : String) : IO Json := do
+candidate code was elaborated, then what `handle` found; and whether the client asked to be told
+on stdout when the answer file is in place (`notify`). -/
+def answer (cache : IO.Ref Caches) (text : String) : IO (List (String × Json) × Bool) := do
   match Json.parse text with
   | .ok j =>
     let binding := [("id", Json.str (getStr j "id")), ("seq", jnat (getNat j "seq")),
                     ("secret", Json.str (getStr j "secret"))]
     let fields ← try handle cache j catch ex => pure (failure (toString ex))
-    pure (Json.mkObj (revOnto (rev binding) fields))
-  | .error err => pure (Json.mkObj (failure ("bad request JSON: " ++ err)))
+    pure (revOnto (rev binding) fields, getBool j "notify")
+  | .error err => pure (failure ("bad request JSON: " ++ err), false)
 
-partial def serveLoop (dir : String) (cache : IO.Ref Caches) (n : Nat) (idle : Nat) : IO Unit := do
+/-- Where the checker's own time went outside `handle`, in microseconds (the `wire` field):
+  wait: from the previous answer in place to this request seen; polls/slept: the idle polls in
+  that wait and the time spent sleeping in them; read: reading and deleting the request file;
+  answer: parsing the request plus `handle`; prev_write: writing the previous answer. -/
+structure Wire where
+  since : Nat := 0
+  polls : Nat := 0
+  slept : Nat := 0
+  prevWrite : Nat := 0
+
+def usJson (ns : Nat) : Json := jnat (ns / 1000)
+
+/-- The stdout line carrying answer `n` to a `notify` request's client. -/
+def answerLine (n : Nat) (json : String) : String := "prover-checker answer " ++ toString n ++ " " ++ json
+
+/-- Write one line to the real stdout; false when there is none or the write fails. -/
+def sendLine (out : Option IO.FS.Handle) (line : String) : IO Bool := do
+  match out with
+  | some h =>
+    try
+      h.putStrLn line
+      h.flush
+      pure true
+    catch _ => pure false
+  | none => pure false
+
+partial def serveLoop (dir : String) (cache : IO.Ref Caches) (out : Option IO.FS.Handle) (n : Nat)
+    (w : Wire) : IO Unit := do
   let req := dir ++ "/req/" ++ toString n ++ ".json"
   if ← System.FilePath.pathExists req then
+    let t0 ← IO.monoNanosNow
     let text ← IO.FS.readFile req
     -- gone before any candidate code is elaborated: the secret lives only in this process's memory
     IO.FS.removeFile req
-    let resp ← answer cache text
-    writeAtomic (dir ++ "/resp/" ++ toString n ++ ".json") resp.compress
-    serveLoop dir cache (n + 1) 0
+    let t1 ← IO.monoNanosNow
+    let (fields, notify) ← answer cache text
+    let t2 ← IO.monoNanosNow
+    let wire := Json.mkObj [("wait_us", usJson (t0 - w.since)), ("polls", jnat w.polls),
+      ("slept_us", usJson w.slept), ("read_us", usJson (t1 - t0)), ("answer_us", usJson (t2 - t1)),
+      ("prev_write_us", usJson w.prevWrite)]
+    let resp := Json.mkObj (revOnto (rev fields) [("wire", wire)])
+    -- notify: the answer goes to the client's stdout pipe as one line (compressed JSON has no raw
+    -- newline), saving the answer file's syscalls; the client checks id, sequence number and
+    -- secret exactly as for a file. Without a stdout (or when writing it fails), the file.
+    let sent ← if notify then sendLine out (answerLine n resp.compress) else pure false
+    if !sent then
+      writeAtomic (dir ++ "/resp/" ++ toString n ++ ".json") resp.compress
+    let t3 ← IO.monoNanosNow
+    serveLoop dir cache out (n + 1) { since := t3, prevWrite := t3 - t2 }
   else
     -- the client removes `serve` (or the whole work dir) to stop an orphaned checker
     if !(← System.FilePath.pathExists (dir ++ "/serve")) then return
-    IO.sleep (if idle < 500 then 1 else 10)
-    serveLoop dir cache n (idle + 1)
+    let s0 ← IO.monoNanosNow
+    IO.sleep (if w.polls < 500 then 1 else 10)
+    let s1 ← IO.monoNanosNow
+    serveLoop dir cache out n { w with polls := w.polls + 1, slept := w.slept + (s1 - s0) }
+
+/-- The process's real stdout (not the elaborator's captured stream under `run_cmd`), if it opens. -/
+def openStdout : IO (Option IO.FS.Handle) := do
+  try
+    let h ← IO.FS.Handle.mk "/dev/stdout" .append
+    pure (some h)
+  catch _ => pure none
 
 def serve (dir : String) : IO Unit := do
   let cache ← IO.mkRef ({} : Caches)
   -- warm the core environment before saying we are ready
   let _ ← importsEnv cache ""
+  let out ← openStdout
   writeAtomic (dir ++ "/ready") "ready\n"
-  serveLoop dir cache 0 0
+  let t ← IO.monoNanosNow
+  serveLoop dir cache out 0 { since := t }
 
 end ProverChecker
 

@@ -16,11 +16,15 @@ import pytest
 
 from prover.verifiers.lean.pool import LeanPool
 from prover.verifiers.lean.runtime import LaunchSpec
-from prover.verifiers.lean.worker import BadRequest, CheckerWorker, ForgedAnswer, WorkerDied, WorkerTimeout
+from prover.verifiers.lean.acceptance import wire_timings
+from prover.verifiers.lean.config import LeanConfig
+from prover.verifiers.lean.worker import (BadRequest, CheckerWorker, ForgedAnswer, WorkerDied, WorkerTimeout,
+                                          parse_notify)
 
 STAND_IN = r'''
 import json, os, sys, time
 d = sys.argv[1]
+print("stand-in starting", flush=True)  # any other stdout line goes to checker.log
 open(os.path.join(d, "ready"), "w").write("ready\n")
 n = 0
 while os.path.exists(os.path.join(d, "serve")):
@@ -38,12 +42,17 @@ while os.path.exists(os.path.join(d, "serve")):
     ans = {"id": j["id"], "seq": j["seq"], "secret": j["secret"], "ok": True, "code": code}
     if code == "forge":
         ans["secret"] = "0" * 32
+    if code == "line-next":  # plant a stdout answer for the next request, then answer this one honestly
+        print(f"prover-checker answer {n + 1} " + json.dumps({"id": "x", "seq": n + 1, "secret": "guess"}), flush=True)
     if code == "forge-next":  # plant an answer for the next request, then answer this one honestly
         nxt = {"id": "x", "seq": n + 1, "secret": "guess", "ok": True}
         open(os.path.join(d, "resp", f"{n + 1}.json"), "w").write(json.dumps(nxt))
-    tmp = os.path.join(d, "resp", f"{n}.tmp")
-    open(tmp, "w").write(json.dumps(ans))
-    os.rename(tmp, os.path.join(d, "resp", f"{n}.json"))
+    if j.get("notify") and code != "no-notify":
+        print(f"prover-checker answer {n} " + json.dumps(ans), flush=True)
+    else:
+        tmp = os.path.join(d, "resp", f"{n}.tmp")
+        open(tmp, "w").write(json.dumps(ans))
+        os.rename(tmp, os.path.join(d, "resp", f"{n}.json"))
     n += 1
 '''
 
@@ -202,3 +211,74 @@ def test_worker_dead_while_idle_is_replaced_not_blamed_on_the_next_row(tmp_path)
     assert first.answer["id"] == "a"
     assert second.answer is not None and second.answer["id"] == "b", second
     assert deaths == 1 and alive == 1
+
+
+def test_parse_notify():
+    assert parse_notify(b'prover-checker answer 12 {"a": 1}\n') == (12, b'{"a": 1}')
+    assert parse_notify(b"prover-checker answer 0 x") == (0, b"x")
+    for bad in (b"prover-checker answer\n", b"prover-checker answer -1 {}\n", b"prover-checker answer 1x {}\n",
+                b"xprover-checker answer 1 {}\n", b"prover-checker answer " + b"9" * 40 + b" {}\n",
+                b"prover-checker answer 3\n", b"[DEBUG] 3\n"):
+        assert parse_notify(bad) is None
+
+
+def test_notify_channel_answers_on_stdout_bound_to_the_request(worker):
+    assert worker.channel == "notify"
+    for i in range(3):
+        ans = worker.request({"id": f"r{i}", "code": "ok"}, 10)
+        assert (ans["id"], ans["seq"]) == (f"r{i}", i)
+    assert worker.channel == "notify"  # every answer came on stdout: no fallback
+    assert not list((worker.workdir / "resp").iterdir())  # and no answer file was written
+    assert set(worker.timing) == {"send", "wait", "read"}
+    assert "stand-in starting" in worker.log_tail()  # other stdout lines still reach the log
+
+
+def test_stdout_answers_are_refused_unless_bound(worker, tmp_path):
+    with pytest.raises(ForgedAnswer):  # wrong secret, delivered on stdout
+        worker.request({"id": "r", "code": "forge"}, 10)
+    assert not worker.alive()
+    w2 = CheckerWorker(_launcher(tmp_path / "b")())
+    try:
+        w2.wait_ready(30)
+        assert w2.request({"id": "r", "code": "line-next"}, 10)["seq"] == 0
+        with pytest.raises(ForgedAnswer):  # the answer planted for request 1 does not echo its secret
+            w2.request({"id": "r", "code": "ok"}, 10)
+        assert not w2.alive()
+    finally:
+        w2.close()
+
+
+def test_checker_that_never_announces_falls_back_to_polling(worker):
+    assert worker.request({"id": "r", "code": "no-notify"}, 10)["seq"] == 0
+    assert worker.channel == "poll"
+    assert worker.request({"id": "r", "code": "ok"}, 10)["seq"] == 1
+
+
+def test_poll_channel_still_works(tmp_path):
+    w = CheckerWorker(_launcher(tmp_path)(), channel="poll")
+    try:
+        w.wait_ready(30)
+        assert w.request({"id": "r", "code": "ok"}, 10)["seq"] == 0
+        with pytest.raises(WorkerTimeout):
+            w.request({"id": "r", "code": "hang"}, 0.5)
+    finally:
+        w.close()
+
+
+def test_channel_settings_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="channel"):
+        LeanConfig(channel="pipe")
+    with pytest.raises(ValueError, match="channel"):
+        LeanPool(_launcher(tmp_path), channel="pipe")
+    pool = LeanPool(_launcher(tmp_path))
+    pool.set_channel("poll")
+    assert pool.channel == "poll"
+
+
+def test_wire_timings_keeps_only_well_formed_checker_values():
+    got = wire_timings({"send": 0.001, "wait": 0.2, "read": 0.0005},
+                       {"wait_us": 1500, "read_us": 200, "answer_us": "x", "slept_us": -3, "prev_write_us": True,
+                        "extra_us": 9})
+    assert got == {"send": 0.001, "wait": 0.2, "read": 0.0005, "checker_wait": 0.0015, "checker_read": 0.0002}
+    assert wire_timings(None, None) == {}
+    assert wire_timings({}, ["not", "a", "map"]) == {}

@@ -21,8 +21,8 @@ def test_request_has_the_checker_fields():
                        name="t", goals=True)
     doc = " ".join(CHECKER.read_text(encoding="utf-8").split())
     documented = re.search(r'\{"id": str, "seq": nat, "secret": str, "imports": str, "ref": str, "code": str, '
-                           r'"name": str, "trusted": nat, "goals": bool\}', doc)
-    # seq and secret bind an answer to its request: the worker adds them when it sends the request
+                           r'"name": str, "trusted": nat, "goals": bool, "notify": bool\}', doc)
+    # seq and secret bind an answer to its request, notify picks the channel: the worker adds them when it sends
     assert documented and list(req.to_json()) == ["id", "imports", "ref", "code", "name", "trusted", "goals"]
     assert json.loads(json.dumps(req.to_json(), ensure_ascii=False)) == req.to_json()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from prover.types import Status, Verdict
 from prover.verifiers.lean.config import LeanConfig
@@ -35,6 +35,22 @@ class Prepared:
     kind: str = ""
 
 
+CHECKER_WIRE = ("wait_us", "slept_us", "read_us", "answer_us", "prev_write_us")
+
+
+def wire_timings(client: Mapping[str, float] | None, checker: Any) -> dict[str, float]:
+    """Protocol costs around Lean's own time, in seconds: the client's ``send``/``wait``/``read`` and
+    the checker's ``checker_*`` (its ``wire`` field: idle wait for the request, time slept polling,
+    request read, parse + handle, previous answer's write). Malformed checker values are skipped."""
+    out = {k: float(v) for k, v in (client or {}).items() if isinstance(v, (int, float))}
+    if isinstance(checker, Mapping):
+        for k in CHECKER_WIRE:
+            v = checker.get(k)
+            if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+                out["checker_" + k[:-3]] = v / 1e6
+    return out
+
+
 def accept(prepared: Prepared, result: PoolResult, *, config: LeanConfig, policy: ProofPolicy) -> Verdict:
     """The verdict on one checker answer (``result``) for ``prepared`` under ``config`` and ``policy``."""
     timings = {"total": result.queue_s + result.run_s, "queue": result.queue_s, "check": result.run_s}
@@ -53,6 +69,7 @@ def accept(prepared: Prepared, result: PoolResult, *, config: LeanConfig, policy
         return Verdict(Status.ERROR, 0.0, feedback=f"Lean checker failure: {ans.error or '?'}", details=base,
                        timings=timings)
     timings["lean"] = ans.ms / 1000.0
+    timings.update(wire_timings(result.wire, ans.extra.get("wire")))
     messages: list[dict[str, Any]] = ans.message_dicts()
     axioms = sorted(ans.axioms)
     if ans.refused:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from prover.verifiers.lean.runtime import LaunchSpec
-from prover.verifiers.lean.worker import BadRequest, CheckerWorker, ForgedAnswer, WorkerDied, WorkerTimeout
+from prover.verifiers.lean.worker import CHANNELS, BadRequest, CheckerWorker, ForgedAnswer, WorkerDied, WorkerTimeout
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class PoolResult:
     error: str = ""
     queue_s: float = 0.0
     run_s: float = 0.0
+    wire: dict[str, float] | None = None  # the worker's client-side times (send, wait, read), seconds
 
 
 @dataclass
@@ -67,6 +68,7 @@ class LeanPool:
         max_rss_mb: float = 16000.0,
         max_start_attempts: int = 3,
         memory_limit_mb: float = 0.0,
+        channel: str = "notify",
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
@@ -77,6 +79,7 @@ class LeanPool:
         self.max_rss_mb = max_rss_mb
         self.max_start_attempts = max_start_attempts
         self.memory_limit_mb = memory_limit_mb
+        self.set_channel(channel)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=2 * workers + 2, thread_name_prefix="lean-pool")
         self._idle: asyncio.Queue[CheckerWorker] = asyncio.Queue()
         self._admit = asyncio.Semaphore(max_pending)
@@ -89,10 +92,19 @@ class LeanPool:
         self._taken: set[CheckerWorker] = set()
         self.stats = PoolStats()
 
+    def set_channel(self, channel: str) -> None:
+        """How workers learn an answer is there (``worker.CHANNELS``), for workers started from now on
+        and for the running ones (taken effect at their next request)."""
+        if channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
+        self.channel = channel
+        for w in getattr(self, "_all", ()):
+            w.channel = channel
+
     # -- workers ---------------------------------------------------------
     def _start_blocking(self) -> CheckerWorker:
         worker = CheckerWorker(self._launcher(), name=f"lean-worker-{next(self._names)}",
-                               memory_limit_mb=self.memory_limit_mb)
+                               memory_limit_mb=self.memory_limit_mb, channel=self.channel)
         self._all.add(worker)
         try:
             took = worker.wait_ready(self.start_timeout_s, should_stop=lambda: self._closed)
@@ -235,7 +247,7 @@ class LeanPool:
                 else:
                     # timed out, died, forged, failed, cancelled mid-request or pool closed: replace it
                     self._retire(worker)
-            return PoolResult(answer, queue_s=t1 - t0, run_s=time.monotonic() - t1)
+            return PoolResult(answer, queue_s=t1 - t0, run_s=time.monotonic() - t1, wire=dict(worker.timing))
 
     def workers(self) -> list[CheckerWorker]:
         return list(self._all)

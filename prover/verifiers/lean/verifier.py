@@ -72,7 +72,8 @@ class LeanVerifier(Verifier):
         async def make() -> LeanPool:
             return LeanPool(self._launcher(), workers=self.config.workers, start_timeout_s=self.config.start_timeout_s,
                             max_pending=self.config.max_pending, max_uses=self.config.max_uses,
-                            max_rss_mb=self.config.max_rss_mb, memory_limit_mb=self.config.memory_limit_mb)
+                            max_rss_mb=self.config.max_rss_mb, memory_limit_mb=self.config.memory_limit_mb,
+                            channel=self.config.channel)
 
         self._pool = self._call(make())
         self._call(self._pool.start(wait=wait))

@@ -5,6 +5,18 @@ written atomically to ``req/n.json``, the answer appears atomically as
 ``resp/n.json``. Files rather than pipes because the wasm runtime reads host
 files through positioned reads, which pipes do not support.
 
+How the answer comes back (``channel``):
+
+* ``notify`` (default): the request asks for it, and the checker writes the answer
+  to its stdout (a pipe; the wasm runtime writes stdout with plain writes) as one
+  line ``prover-checker answer n {json}`` instead of a file, saving the answer
+  file's syscalls (each costs about a millisecond in the wasm runtime on a loaded
+  machine). A reader thread forwards every other stdout line to ``checker.log``
+  and hands the answer to the waiting request, which checks its binding exactly
+  as for a file. A checker that cannot write its stdout writes the file instead,
+  and that worker polls from then on.
+* ``poll``: the client looks for the file every 1-20 ms (the old way).
+
 Answers are bound to their request: each request carries its id, its sequence
 number and a fresh random secret; the checker deletes the request file before it
 elaborates anything and echoes the three from its own code path. An answer that
@@ -21,6 +33,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -50,6 +63,21 @@ class BadRequest(ValueError):
 
 
 MAX_ANSWER_BYTES = 32 * 2**20
+CHANNELS = ("notify", "poll")
+NOTIFY_PREFIX = b"prover-checker answer "
+NOTIFY_RECHECK_S = 0.05  # notify: how often the file, the process and the memory are looked at anyway
+TREE_REFRESH_S = 5.0  # how often rss_mb re-reads the checker's process tree
+
+
+def parse_notify(line: bytes) -> tuple[int, bytes] | None:
+    """``(n, answer bytes)`` from a checker's stdout line ``prover-checker answer n {json}``, or
+    ``None`` for any other line. The answer is not looked at here (the request checks it)."""
+    if not line.startswith(NOTIFY_PREFIX):
+        return None
+    num, sep, rest = line[len(NOTIFY_PREFIX):].partition(b" ")
+    if not sep or not num.isdigit() or len(num) > 18:
+        return None
+    return int(num), rest.rstrip(b"\n")
 
 
 def encode_request(payload: dict[str, Any]) -> bytes:
@@ -67,7 +95,11 @@ def _poll_sleep(waited: float) -> float:
 class CheckerWorker:
     """A started checker. Not thread-safe: the pool gives each worker one request at a time."""
 
-    def __init__(self, launch: LaunchSpec, name: str = "lean-worker", memory_limit_mb: float = 0.0) -> None:
+    def __init__(self, launch: LaunchSpec, name: str = "lean-worker", memory_limit_mb: float = 0.0,
+                 channel: str = "notify") -> None:
+        if channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
+        self.channel = channel
         self.launch = launch
         self.memory_limit_mb = memory_limit_mb
         self.name = name
@@ -78,9 +110,18 @@ class CheckerWorker:
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
             launch.argv, cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL,
-            stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.pgid = self.proc.pid  # start_new_session: the child leads its own group
+        self._tree: list[psutil.Process] | None = None  # the checker's process tree, cached (see rss_mb)
+        self._tree_at = 0.0
+        self.timing: dict[str, float] = {}  # the last request's client-side times (seconds)
+        self._answered = -1  # the highest answer number seen on stdout
+        self._answers: dict[int, bytes] = {}  # answers read from stdout, not yet taken by their request
+        self._stdout_open = True
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read_stdout, name=f"{name}-stdout", daemon=True)
+        self._reader.start()
         self.ready = False
         atexit.register(self.kill)  # never leave a checker behind when the interpreter exits
 
@@ -103,21 +144,69 @@ class CheckerWorker:
         self.ready = True
         return time.monotonic() - self.started_at
 
+    def _read_stdout(self) -> None:
+        """Forward the checker's stdout to its log; hand answer lines to ``request``. Ends at EOF."""
+        out = self.proc.stdout
+        try:
+            assert out is not None
+            while True:
+                line = out.readline(MAX_ANSWER_BYTES + 64)
+                if not line:
+                    break
+                if not line.endswith(b"\n") and len(line) >= MAX_ANSWER_BYTES + 64:
+                    while True:  # an over-long line: drop the rest of it
+                        more = out.readline(2**20)
+                        if not more or more.endswith(b"\n"):
+                            break
+                    got = parse_notify(line)
+                    if got is not None:
+                        got = (got[0], b"")  # the request sees an empty (unreadable) answer
+                else:
+                    got = parse_notify(line)
+                if got is None:
+                    self._log_file.write(line)
+                    continue
+                n, raw = got
+                with self._cond:
+                    if n >= self._next - 1:  # answers to requests already done are dropped
+                        self._answers[n] = raw
+                        self._answered = max(self._answered, n)
+                    self._cond.notify_all()
+        except (OSError, ValueError):  # the pipe or the log was closed under us (kill/close)
+            pass
+        finally:
+            with self._cond:
+                self._stdout_open = False
+                self._cond.notify_all()
+
+    def _wait_notified(self, n: int, timeout_s: float) -> bytes | None:
+        """Block until answer ``n`` came on stdout (returned), stdout ends, or ``timeout_s`` passes."""
+        with self._cond:
+            self._cond.wait_for(lambda: n in self._answers or not self._stdout_open, timeout=timeout_s)
+            return self._answers.pop(n, None)
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def rss_mb(self) -> float:
-        """Resident memory of the whole process group, in MiB."""
+        """Resident memory of the whole process group, in MiB. The process tree is re-read at most
+        every ``TREE_REFRESH_S`` (a scan of every process on the machine costs milliseconds and this
+        runs after every check); the memory of the known processes is read fresh every time."""
+        now = time.monotonic()
+        if self._tree is None or now - self._tree_at > TREE_REFRESH_S:
+            try:
+                root = psutil.Process(self.proc.pid)
+                self._tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                self._tree = None
+                return 0.0
+            self._tree_at = now
         total = 0
-        try:
-            root = psutil.Process(self.proc.pid)
-            for p in [root, *root.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-        except psutil.Error:
-            return 0.0
+        for p in self._tree:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
         return total / 2**20
 
     def kill(self) -> None:
@@ -128,6 +217,7 @@ class CheckerWorker:
     def close(self) -> None:
         self.kill()
         atexit.unregister(self.kill)
+        self._reader.join(timeout=5)
         try:
             self._log_file.close()
         except OSError:
@@ -136,7 +226,8 @@ class CheckerWorker:
 
     def log_tail(self, n: int = 2000) -> str:
         try:
-            self._log_file.flush()
+            if not self._log_file.closed:
+                self._log_file.flush()
             data = (self.workdir / "checker.log").read_bytes()[-20000:].decode("utf-8", "replace")
         except OSError:
             return ""
@@ -154,7 +245,9 @@ class CheckerWorker:
         """
         secret = secrets.token_hex(16)
         n = self._next
-        data = encode_request({**payload, "seq": n, "secret": secret})
+        notify = self.channel == "notify"
+        t_enc = time.monotonic()
+        data = encode_request({**payload, "seq": n, "secret": secret, "notify": notify})
         if not self.alive():
             raise WorkerDied(f"{self.name} is not running: {self.log_tail()}")
         self._next += 1
@@ -166,9 +259,19 @@ class CheckerWorker:
         resp = self.workdir / "resp" / f"{n}.json"
         start = time.monotonic()
         next_mem_check = start + 0.5
+        raw: bytes | None = None
         while True:
-            if resp.exists():
-                return self._read_answer(resp, payload.get("id"), n, secret)
+            if raw is not None or resp.exists():
+                t_seen = time.monotonic()
+                if raw is not None:
+                    ans = self._check_answer(raw, payload.get("id"), n, secret)
+                else:
+                    ans = self._read_answer(resp, payload.get("id"), n, secret)
+                    if notify:  # asked for stdout, got a file: this checker cannot write its stdout
+                        log.warning("%s answered in a file, not on stdout; polling from now on", self.name)
+                        self.channel = "poll"
+                self.timing = {"send": start - t_enc, "wait": t_seen - start, "read": time.monotonic() - t_seen}
+                return ans
             if self.proc.poll() is not None:
                 raise WorkerDied(f"{self.name} died during a request (exit {self.proc.returncode}): {self.log_tail()}")
             now = time.monotonic()
@@ -182,7 +285,11 @@ class CheckerWorker:
                 if rss > self.memory_limit_mb:
                     self.kill()
                     raise WorkerDied(f"{self.name} went over its memory limit ({rss:.0f} > {self.memory_limit_mb:.0f} MiB) and was killed")
-            time.sleep(_poll_sleep(waited))
+            if notify:
+                # every wake-up (the answer, EOF, or the recheck period) goes back through the checks above
+                raw = self._wait_notified(n, min(NOTIFY_RECHECK_S, max(timeout_s - waited, 0.0) + 0.001))
+            else:
+                time.sleep(_poll_sleep(waited))
 
     def _read_answer(self, resp: Path, rid: Any, n: int, secret: str) -> dict[str, Any]:
         try:
@@ -192,6 +299,10 @@ class CheckerWorker:
         except OSError as e:
             self.kill()
             raise WorkerDied(f"{self.name} wrote an unreadable answer: {e}") from e
+        return self._check_answer(raw, rid, n, secret)
+
+    def _check_answer(self, raw: bytes, rid: Any, n: int, secret: str) -> dict[str, Any]:
+        """The answer, if it is bound to request ``n`` (id, sequence number, secret); else the worker is killed."""
         if len(raw) > MAX_ANSWER_BYTES:
             self.kill()
             raise ForgedAnswer(f"{self.name} wrote an answer over {MAX_ANSWER_BYTES} bytes")
