@@ -7,7 +7,7 @@ import pytest
 from prover.prompts import first_attempt
 from prover.replay import ReplayConfig, ReplayCore
 from prover.replay.samples import BINARY_FEEDBACK
-from prover.types import Attempt, Problem, Sample, Status, Verdict
+from prover.types import Problem, Sample, Status, Verdict
 
 
 def _problem(i: int) -> Problem:
