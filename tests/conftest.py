@@ -24,3 +24,23 @@ def lean_verifier():
     verifier = LeanVerifier(LeanConfig(workers=1, timeout_s=60.0))
     yield verifier
     verifier.close()
+
+
+@pytest.fixture(scope="session")
+def math_verifier():
+    """The real math verifier (math-verify in its killable helper), shared by the math test files."""
+    from prover.verifiers.math import MathVerifier
+
+    verifier = MathVerifier()
+    yield verifier
+    verifier.close()
+
+
+@pytest.fixture(scope="session")
+def code_verifier():
+    """The real code verifier (bubblewrap sandbox, 2 workers, 10 s per run), shared by the code test files."""
+    from prover.verifiers.code import CodeVerifier, CodeVerifierConfig
+
+    verifier = CodeVerifier(CodeVerifierConfig(timeout_s=10, workers=2))
+    yield verifier
+    verifier.close()

@@ -117,15 +117,6 @@ CODE_CORPUS: dict[str, tuple[str, str | None, bool]] = {
 
 
 @pytest.fixture(scope="module")
-def code_verifier():
-    from prover.verifiers.code import CodeVerifier, CodeVerifierConfig
-
-    v = CodeVerifier(CodeVerifierConfig(timeout_s=10, workers=2))
-    yield v
-    v.close()
-
-
-@pytest.fixture(scope="module")
 def code_verdicts(code_verifier):
     names = sorted(CODE_CORPUS)
     verdicts = code_verifier.verify([CODE] * len(names), [CODE_CORPUS[n][0] for n in names])

@@ -25,11 +25,9 @@ def mbpp(tests, *, setup="", entry="f", pid="s") -> Problem:
     return Problem(id=pid, domain="code", prompt="Write f.", tests=tuple(tests), entry_point=entry, test_setup_code=setup)
 
 
-@pytest.fixture(scope="module")
-def verifier():
-    v = CodeVerifier(CodeVerifierConfig(timeout_s=5.0, workers=2))
-    yield v
-    v.close()
+@pytest.fixture
+def verifier(code_verifier):
+    return code_verifier
 
 
 def run(verifier, problem, code):

@@ -28,11 +28,9 @@ def mbpp_style(tests, entry="f", setup="", pid="mb") -> Problem:
     return Problem(id=pid, domain="code", prompt="Write f.", tests=tuple(tests), entry_point=entry, test_setup_code=setup)
 
 
-@pytest.fixture(scope="module")
-def verifier():
-    v = CodeVerifier(CodeVerifierConfig(timeout_s=10, workers=2))
-    yield v
-    v.close()
+@pytest.fixture
+def verifier(code_verifier):
+    return code_verifier
 
 
 # ---------------------------------------------------------------- config

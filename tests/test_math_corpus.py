@@ -259,13 +259,9 @@ def gsm8k_cases(limit: int = 40) -> list[tuple[str, str, int]]:
 CASES = HAND + gsm8k_cases()
 
 
-@pytest.fixture(scope="module")
-def verifier():
-    from prover.verifiers.math import MathVerifier
-
-    v = MathVerifier()
-    yield v
-    v.close()
+@pytest.fixture
+def verifier(math_verifier):
+    return math_verifier
 
 
 def test_corpus_has_the_gsm8k_part():

@@ -16,11 +16,9 @@ from prover.verifiers.math.guards import defuse, hazards, log10_bound
 REPO = str(Path(__file__).resolve().parents[1])
 
 
-@pytest.fixture(scope="module")
-def verifier():
-    v = MathVerifier()
-    yield v
-    v.close()
+@pytest.fixture
+def verifier(math_verifier):
+    return math_verifier
 
 
 def verdict(verifier, reference, response):

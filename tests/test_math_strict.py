@@ -95,11 +95,9 @@ def test_reference_text(reference, text):
     assert reference_text(reference) == text
 
 
-@pytest.fixture(scope="module")
-def verifier():
-    v = MathVerifier()
-    yield v
-    v.close()
+@pytest.fixture
+def verifier(math_verifier):
+    return math_verifier
 
 
 @pytest.mark.parametrize(

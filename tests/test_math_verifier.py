@@ -14,11 +14,9 @@ from prover.verifiers.math import BINARY_FEEDBACK, MathVerifier, MathVerifierCon
 from prover.verifiers.math.equivalence import SymbolicChecker
 
 
-@pytest.fixture(scope="module")
-def verifier():
-    v = MathVerifier()
-    yield v
-    v.close()
+@pytest.fixture
+def verifier(math_verifier):
+    return math_verifier
 
 
 def verdict(verifier, reference, response):

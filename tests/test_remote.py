@@ -148,3 +148,13 @@ def test_scale_out_mistakes_are_refused_before_anything_starts(domain, scale_out
 
     with pytest.raises(ValueError, match=match):
         verifier_config(domain, {"scale_out": scale_out})
+
+
+def test_url_settings_are_parsed_and_bad_ones_name_the_setting():
+    from prover.verifiers.kimina import KiminaConfig
+
+    assert RemoteConfig(urls="http://a:1/, https://b:2").urls == ("http://a:1", "https://b:2")
+    with pytest.raises(ValueError, match=r"urls must name at least one prover serve URL"):
+        RemoteConfig(urls=())
+    with pytest.raises(ValueError, match=r"lean\.kimina\.urls must be http:// or https:// URLs of kimina-lean-server.*ftp://x"):
+        KiminaConfig(urls=("ftp://x",))

@@ -50,7 +50,7 @@ from prover.verifiers.lean.acceptance import SORRY_WARNING
 from prover.verifiers.lean.feedback import build_feedback
 from prover.formats.lean import strip_comments_and_strings
 from prover.verifiers.lean.policy import STANDARD_AXIOMS, ProofPolicy, disallowed_axioms, refused
-from prover.verifiers.remote import UrlSpreader, error_verdict, post_with_retries
+from prover.verifiers.remote import UrlSpreader, error_verdict, parse_urls, post_with_retries
 
 ALLOWED_ATTRIBUTES = frozenset({"simp", "reducible", "irreducible", "semireducible", "inline", "ext", "norm_cast",
                                 "push_cast", "instance", "match_pattern", "symm", "refl", "trans", "congr", "gcongr",
@@ -84,11 +84,7 @@ class KiminaConfig:
     def __post_init__(self) -> None:
         import os
 
-        if isinstance(self.urls, str):
-            self.urls = tuple(u.strip() for u in self.urls.split(",") if u.strip())
-        self.urls = tuple(u.rstrip("/") for u in self.urls)
-        if not self.urls or any(not u.startswith(("http://", "https://")) for u in self.urls):
-            raise ValueError(f"lean.kimina.urls must be http(s) URLs of kimina-lean-server, got {self.urls!r}")
+        self.urls = parse_urls(self.urls, "lean.kimina.urls", "kimina-lean-server")
         if self.timeout_s <= 0 or self.max_wait_s <= 0 or self.backoff_s < 0:
             raise ValueError("timeout_s and max_wait_s must be > 0 and backoff_s >= 0 seconds")
         if self.batch_size < 1 or self.max_inflight_per_url < 1 or self.retries < 0:

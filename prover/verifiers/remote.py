@@ -7,7 +7,7 @@ a 5xx or a 429/503 (honouring Retry-After), each under a deadline; a chunk
 that still fails gets ``error`` verdicts (never a pass). The verdicts are the
 server's own, so the server's verifier is the trust root.
 
-``KiminaVerifier`` (``lean.backend: kimina``) lives in ``prover.verifiers.kimina_client``.
+``KiminaVerifier`` (``lean.backend: kimina``) lives in ``prover.verifiers.kimina``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,20 @@ from prover.verifiers.base import Verifier, check_lengths
 log = logging.getLogger(__name__)
 
 
+def parse_urls(urls: str | Sequence[str], name: str, server: str) -> tuple[str, ...]:
+    """Base URLs from a list or a comma-separated string, trailing slashes removed; ``ValueError`` naming
+    the setting when there are none or one is not http(s)."""
+    if isinstance(urls, str):
+        urls = [u.strip() for u in urls.split(",") if u.strip()]
+    out = tuple(str(u).rstrip("/") for u in urls)
+    if not out:
+        raise ValueError(f"{name} must name at least one {server} URL, e.g. {name}: [http://10.0.0.5:8000]")
+    bad = [u for u in out if not u.startswith(("http://", "https://"))]
+    if bad:
+        raise ValueError(f"{name} must be http:// or https:// URLs of {server}, got {bad}")
+    return out
+
+
 @dataclass
 class RemoteConfig:
     """Where and how to reach ``prover serve``."""
@@ -46,14 +60,7 @@ class RemoteConfig:
     max_wait_s: float = field(default=1800.0, metadata={"help": "most seconds one chunk may spend across all its attempts and waits"})
 
     def __post_init__(self) -> None:
-        if isinstance(self.urls, str):
-            self.urls = tuple(u.strip() for u in self.urls.split(",") if u.strip())
-        self.urls = tuple(u.rstrip("/") for u in self.urls)
-        if not self.urls:
-            raise ValueError("urls must name at least one prover serve URL, e.g. urls: [http://10.0.0.5:8000]")
-        bad = [u for u in self.urls if not u.startswith(("http://", "https://"))]
-        if bad:
-            raise ValueError(f"urls must start with http:// or https://, got {bad}")
+        self.urls = parse_urls(self.urls, "urls", "prover serve")
         for name in ("batch_rows", "max_inflight_per_url"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
