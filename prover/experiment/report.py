@@ -117,7 +117,9 @@ def render_table(results: Mapping[str, Any]) -> str:
     cfg = results["config"]
     ks = [k for k in cfg["eval"]["k"]]
     ref = results["reference_arm"]
-    lines = [f"### Arms (held-out: {results['heldout']['problems']} problems {results['heldout']['by_source']}; "
+    lines = ["**PARTIAL: not every arm has finished; rerun the same command to complete.**", ""] \
+        if results.get("partial") else []
+    lines += [f"### Arms (held-out: {results['heldout']['problems']} problems {results['heldout']['by_source']}; "
              f"{len(cfg['seeds'])} seed(s) x {cfg['steps']} steps each; Δ = paired difference vs {ref})", ""]
     head = (["arm", "optimizer steps / completions (per seed)"] + [f"pass@{k} [95% CI]" for k in ks]
             + ["equal-budget correction gain [95% CI]", "fix success (inference)", "fix success (training)",

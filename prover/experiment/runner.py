@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from prover.config import ConfigError
@@ -127,10 +128,8 @@ class Experiment:
         if not c.warm_start_active:
             return base, c.effective_few_shot
 
-        class _Lazy:  # the verifier is started only if the warm start has to be built
-            get = staticmethod(self.verifier)
-
-        return warm_start(c, base, _Lazy(), self.out, self.say), c.effective_few_shot  # type: ignore[arg-type]
+        lazy = SimpleNamespace(get=self.verifier)  # the verifier is started only if the warm start must be built
+        return warm_start(c, base, lazy, self.out, self.say), c.effective_few_shot  # type: ignore[arg-type]
 
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self, model: str, few_shot: int, run_dir: Path, problems: list[Any], seed: int) -> dict[str, Any]:
@@ -173,6 +172,8 @@ class Experiment:
             arms: dict[str, list[dict[str, Any]]] = {}
             for arm in self.cfg.arms:
                 arms[arm] = [self.arm_seed(arm, seed, problems) for seed in self.cfg.seeds]
+                if len(arms) < len(self.cfg.arms):  # a partial report after each arm: nothing finished is lost
+                    write_report({**build_results(self.cfg, problems, baselines, arms), "partial": True}, self.out)
         finally:
             self.close()
         results = build_results(self.cfg, problems, baselines, arms)
