@@ -35,9 +35,13 @@ def test_default_yaml_equals_the_dataclass_defaults():
     assert _without_cache_dir(from_yaml.to_dict()) == _without_cache_dir(TrainConfig().to_dict())
 
 
-def test_embedded_default_is_small_and_uses_few_shot():
+def test_embedded_default_is_small_and_warm_started():
     cfg = TrainConfig()
-    assert cfg.model.is_embedded and cfg.effective_few_shot == 3
+    assert cfg.model.is_embedded and cfg.warm_start_active and cfg.effective_few_shot == 0
+    cold = load_config(None, ["--warm_start.enabled", "false"])
+    assert not cold.warm_start_active and cold.effective_few_shot == 3
+    hub = load_config(None, ["--model.name_or_path", "some/hub-model"])
+    assert not hub.warm_start_active and hub.effective_few_shot == 0
     assert cfg.domain == "lean" and cfg.lean.backend == "wasm" and cfg.problems.source == "generator"
     assert cfg.steps <= 6 and cfg.grpo.batch_size * cfg.grpo.num_generations <= 16
     assert (cfg.grpo.clip_low, cfg.grpo.clip_high, cfg.grpo.beta, cfg.replay.ratio) == (0.2, 0.3, 0.0, 0.5)

@@ -7,6 +7,7 @@ group size 2, short completions), through the session's Lean verifier.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -21,11 +22,19 @@ def test_default_run_end_to_end(tmp_path, lean_verifier):
     from prover.rl.trainer import run
 
     run_dir = tmp_path / "run"
+    warm_cache = tmp_path / "warm"  # a tiny warm start (4 verified pairs, 1 SFT step) in its own cache
     cfg = config_from_argv(["--output_dir", str(run_dir), "--steps", "2", "--grpo.batch_size", "2",
                             "--grpo.num_generations", "2", "--grpo.max_new_tokens", "96",
-                            "--metrics.progress", "false"])
+                            "--metrics.progress", "false", "--warm_start.pairs", "4", "--warm_start.max_steps", "1",
+                            "--warm_start.cache_dir", str(warm_cache)])
     assert cfg.model.is_embedded and cfg.lean.backend == "wasm" and cfg.problems.source == "generator"
+    assert cfg.warm_start_active and cfg.effective_few_shot == 0  # RL starts zero-shot from the warm start
     result = run(cfg, verifier=lean_verifier)
+
+    warm = json.loads((run_dir / "warm_start.json").read_text())
+    assert not warm["reused"] and warm["pairs"]["verified"] == warm["pairs"]["candidates"] == 4
+    assert (Path(warm["model_dir"]) / "model.safetensors").is_file()  # merged: a plain checkpoint
+    assert not list(Path(warm["model_dir"]).glob("adapter_*"))
 
     assert result.final_step == 2
     rows = [json.loads(line) for line in result.metrics_jsonl.read_text().splitlines()]
@@ -43,3 +52,14 @@ def test_default_run_end_to_end(tmp_path, lean_verifier):
     assert (ckpt / "prover_state" / "replay.sqlite").is_file()
     assert result.replay_db.is_file() and result.config_path.is_file()
     assert "metrics JSONL" in result.summary()
+
+    # a second run reuses the cached warm start: same model, the verifier is not even asked for
+    from prover.finetune.warm_default import ensure_warm_start
+    from prover.policy.embedded import resolve_model
+
+    def no_verifier():
+        raise AssertionError("a cached warm start must not need the verifier")
+
+    base = resolve_model(cfg.model.name_or_path, cfg.model.cache_dir)
+    again, record = ensure_warm_start(base, cfg.warm_start, warm_cache, no_verifier, say=lambda _: None)
+    assert record["reused"] and str(again) == warm["model_dir"]

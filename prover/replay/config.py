@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 EMPTY_FEEDBACK = ("retry", "drop")
+# What an error-fix turn shows: the verifier's own feedback, another problem's (control), or only "it failed".
+FEEDBACK_MODES = ("verifier", "shuffled", "binary")
 
 
 @dataclass
@@ -77,6 +79,13 @@ class ReplayConfig:
         default="retry",
         metadata={"help": "A failure without feedback text: 'retry' (use a binary-retry turn) or 'drop'."},
     )
+    feedback_mode: str = field(
+        default="verifier",
+        metadata={"help": f"What an error-fix turn shows, one of {FEEDBACK_MODES}: the verifier's feedback on "
+                          "that attempt; 'shuffled' = the feedback of a stored failure of ANOTHER problem (the "
+                          "control for privileged information); 'binary' = only \"your proof failed\" (same "
+                          "prompt template, no details)."},
+    )
     store_followup_failures: bool = field(
         default=False,
         metadata={"help": "Also store failed fix/retry/check outputs (never replayed: no correction of a "
@@ -117,6 +126,8 @@ class ReplayConfig:
             raise ValueError(f"ReplayConfig.recency_half_life={self.recency_half_life}: use 0 (off) or steps > 0")
         if self.empty_feedback not in EMPTY_FEEDBACK:
             raise ValueError(f"ReplayConfig.empty_feedback={self.empty_feedback!r}: use one of {EMPTY_FEEDBACK}")
+        if self.feedback_mode not in FEEDBACK_MODES:
+            raise ValueError(f"ReplayConfig.feedback_mode={self.feedback_mode!r}: use one of {FEEDBACK_MODES}")
         if self.max_prompt_tokens < 1:
             raise ValueError(f"ReplayConfig.max_prompt_tokens={self.max_prompt_tokens}: use a positive token count")
         if self.few_shot < 0:

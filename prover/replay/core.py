@@ -28,7 +28,7 @@ from prover.prompts.limits import TokenCounter
 from prover.replay.config import ReplayConfig
 from prover.replay.metrics import ReplayMetrics
 from prover.replay.mixer import BatchMixer, MixedBatch
-from prover.replay.samples import SampleBuilder, attempt_for
+from prover.replay.samples import DONOR_POOL, SampleBuilder, attempt_for
 from prover.replay.shaping import RiskAwareShaper
 from prover.replay.store import AttemptStore
 from prover.types import Problem, Sample, Verdict
@@ -50,7 +50,8 @@ class ReplayCore:
         self.metrics = ReplayMetrics()
         self.store = AttemptStore(cfg.db_path, cfg.capacity, cfg.success_capacity)
         limiter = PromptLimiter(token_counter, cfg.max_prompt_tokens) if token_counter else None
-        self.builder = SampleBuilder(cfg, limiter, drops=self.metrics.drops)
+        self.builder = SampleBuilder(cfg, limiter, drops=self.metrics.drops,
+                                     donors=lambda: self.store.recent(correct=False, limit=DONOR_POOL))
         self.mixer = BatchMixer(self.store, cfg, self.builder, self.metrics, random.Random(cfg.seed))
         self.shaper = RiskAwareShaper(cfg.correct_to_wrong_penalty)
         self._refresh_sizes()

@@ -12,9 +12,10 @@ Dropped candidates are counted by reason (``DROP_REASONS``).
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections import Counter
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from prover.prompts import PromptLimiter, binary_retry, check_repair, error_fix, first_attempt
 from prover.replay.config import ReplayConfig
@@ -28,7 +29,12 @@ DROP_REASONS = (
     "no_feedback",  # empty feedback with empty_feedback='drop'
     "not_correct",  # preserve asked for an attempt that is not correct
     "prompt_too_long",  # the built prompt exceeds max_prompt_tokens
+    "no_shuffle_donor",  # feedback_mode=shuffled and no stored failure of another problem has feedback
 )
+
+# feedback_mode=binary: what the error-fix turn shows instead of the verifier's feedback.
+BINARY_FEEDBACK = "Your proof failed."
+DONOR_POOL = 200  # recent stored failures searched for another problem's feedback (feedback_mode=shuffled)
 
 
 
@@ -52,8 +58,16 @@ class SampleBuilder:
     """Builds samples and counts drops (in ``drops``, shared with ``ReplayMetrics.drops`` if given)."""
 
     def __init__(self, cfg: ReplayConfig, limiter: PromptLimiter | None = None,
-                 drops: Counter[str] | None = None) -> None:
+                 drops: Counter[str] | None = None,
+                 donors: Callable[[], Sequence[StoredAttempt]] | None = None,
+                 rng: random.Random | None = None) -> None:
+        """``donors``: recent stored failures, the pool ``feedback_mode=shuffled`` draws another problem's
+        feedback from (required in that mode); ``rng`` picks the donor."""
+        if cfg.feedback_mode == "shuffled" and donors is None:
+            raise ValueError("feedback_mode=shuffled needs a donor pool (stored failures of other problems)")
         self.cfg = cfg
+        self.donors = donors
+        self.rng = rng or random.Random(cfg.seed + 7)
         self.drops: Counter[str] = drops if drops is not None else Counter()
         self.limiter = limiter
         if limiter is not None:
@@ -98,11 +112,36 @@ class SampleBuilder:
                 return self.retry(failure, checked=True)
             self._drop("no_feedback")
             return None
-        msgs = error_fix(failure.problem, failure.attempt.prompt, failure.attempt.response, verdict.feedback)
+        shown = self.shown_feedback(failure)
+        if shown is None:
+            self._drop("no_shuffle_donor")
+            return None
+        msgs = error_fix(failure.problem, failure.attempt.prompt, failure.attempt.response, shown)
         if not self._fits(msgs):
             return None
         return Sample(problem_id=failure.problem.id, prompt_messages=_freeze(msgs), origin=Origin.FIX,
                       source_attempt_id=failure.id, input_was_correct=False)
+
+    def shown_feedback(self, failure: StoredAttempt) -> str | None:
+        """The text an error-fix turn on ``failure`` shows (``feedback_mode``); None: no donor (shuffled).
+
+        The same failures are selected and dropped in every mode; only this text differs.
+        ``shuffled`` never shows the failure's own problem's feedback: the donor is a failure of
+        another problem (same domain) whose feedback text also differs from this failure's.
+        """
+        mode = self.cfg.feedback_mode
+        if mode == "verifier":
+            return failure.verdict.feedback
+        if mode == "binary":
+            return BINARY_FEEDBACK
+        own = failure.verdict.feedback.strip()
+        pool = [d for d in (self.donors() if self.donors else ())
+                if d.problem.id != failure.problem.id and d.problem.domain == failure.problem.domain
+                and d.verdict.feedback.strip() and d.verdict.feedback.strip() != own
+                and not d.verdict.feedback_over_cap]
+        if not pool:
+            return None
+        return self.rng.choice(pool).verdict.feedback
 
     def retry(self, failure: StoredAttempt, *, checked: bool = False) -> Sample | None:
         """The binary retry turn (no feedback shown)."""

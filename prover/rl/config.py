@@ -19,6 +19,7 @@ from prover import config as _config
 from prover import data
 from prover.config import ConfigError
 from prover.data.core_lean import MAX_LEVEL, DifficultyConfig
+from prover.finetune.warm_default import WarmStartOptions
 from prover.policy.config import EMBEDDED_DEFAULT, default_cache_dir
 from prover.replay.config import ReplayConfig
 from prover.types import DOMAINS
@@ -346,12 +347,14 @@ class TrainConfig:
     save_every: int = field(default=0, metadata={"help": "Checkpoint every this many steps (0 = only at the end and "
                                                           "on SIGTERM/Ctrl-C)."})
     save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept (oldest removed); 0 = keep all."})
-    few_shot: int = field(default=-1, metadata={"help": "Worked examples in each fresh prompt; -1 = auto (3 for the "
-                                                         "embedded SmolLM2, which only writes Lean with examples, "
-                                                         "else 0)."})
+    few_shot: int = field(default=-1, metadata={"help": "Worked examples in each fresh prompt; -1 = auto (0 after a "
+                                                         "warm start, else 3 for the embedded SmolLM2, which only "
+                                                         "writes Lean with examples, else 0)."})
     verify_early: bool = field(default=True, metadata={"help": "Verify the fresh stream while the correction stream "
                                                                 "is generated (single process)."})
     model: ModelOptions = field(default_factory=ModelOptions, metadata={"help": "The policy."})
+    warm_start: WarmStartOptions = field(default_factory=WarmStartOptions, metadata={
+        "help": "SFT on verified core-Lean generator proofs before RL (cached; see prover.finetune.warm_default)."})
     grpo: GRPOOptions = field(default_factory=GRPOOptions, metadata={"help": "GRPO / TRL settings."})
     lora: LoraOptions = field(default_factory=LoraOptions, metadata={"help": "PEFT LoRA."})
     replay: ReplayConfig = field(default_factory=ReplayConfig, metadata={"help": "Error-correction replay core."})
@@ -392,15 +395,27 @@ class TrainConfig:
                 and data.DATASETS[self.problems.source].mathlib:
             raise ValueError(f"problems.source={self.problems.source} needs Mathlib, which the wasm backend lacks: set "
                              "lean.backend=native (after building the native toolchain) or use minif2f_core")
+        if self.warm_start.enabled == "true" and self.domain != "lean":
+            raise ValueError(f"warm_start.enabled=true trains on core-Lean proofs, but domain={self.domain!r}: set "
+                             "warm_start.enabled=false (scripts/warm_start.py warm-starts code/math policies)")
         if self.resume and self.resume != "auto" and not Path(self.resume).expanduser().exists():
             raise ValueError(f"resume={self.resume!r} does not exist: give a run directory, a checkpoint directory, "
                              "or 'auto'")
 
     # -- derived ---------------------------------------------------------------------------
     @property
+    def warm_start_active(self) -> bool:
+        """Whether RL starts from the warm-started model (``warm_start.enabled``; auto = embedded + lean)."""
+        if self.warm_start.enabled == "auto":
+            return self.model.is_embedded and self.domain == "lean"
+        return self.warm_start.enabled == "true"
+
+    @property
     def effective_few_shot(self) -> int:
         if self.few_shot >= 0:
             return self.few_shot
+        if self.warm_start_active:
+            return 0  # the warm-started model writes a lean4 block zero-shot
         return 3 if self.model.is_embedded else 0
 
     def replay_config(self, run_dir: str | Path) -> ReplayConfig:

@@ -146,6 +146,18 @@ def eval_dataset(cfg: TrainConfig) -> Any:
     })
 
 
+def warm_start(cfg: TrainConfig, base_path: str, handle: VerifierHandle, run_dir: Path | None,
+               say: Callable[[str], None]) -> str:
+    """The warm-started model RL starts from (built on first use with the run's own verifier, then cached)."""
+    from prover.finetune.warm_default import ensure_warm_start
+
+    cache_root = cfg.warm_start.cache_dir or str(Path(cfg.model.cache_dir).expanduser() / "warm_start")
+    path, record = ensure_warm_start(base_path, cfg.warm_start, cache_root, handle.get, say)
+    if run_dir is not None:
+        ckpt_io.write_json_atomic(run_dir / "warm_start.json", {"model_dir": str(path), **record})
+    return str(path)
+
+
 def run(cfg: TrainConfig, *, model: Any = None, tokenizer: Any = None, verifier: Verifier | None = None,
         say: Callable[[str], None] = print, callbacks: Sequence[Any] = ()) -> RunResult:
     """Train as ``cfg`` says. ``model``/``tokenizer``/``verifier`` may be passed in (tests); a passed
@@ -194,6 +206,8 @@ def run(cfg: TrainConfig, *, model: Any = None, tokenizer: Any = None, verifier:
         if model is None:
             say(f"loading {cfg.model.name_or_path} ...")
             model_arg: Any = resolve_model(cfg.model.name_or_path, cfg.model.cache_dir)
+            if cfg.warm_start_active:
+                model_arg = warm_start(cfg, model_arg, handle, run_dir if main else None, say)
             tokenizer = tokenizer or load_tokenizer(cfg, model_arg)
         else:
             model_arg = model
@@ -254,4 +268,4 @@ def run(cfg: TrainConfig, *, model: Any = None, tokenizer: Any = None, verifier:
         last_metrics={k: v for k, v in last.items() if isinstance(v, (int, float)) and math.isfinite(v)})
 
 
-__all__ = ["RunResult", "eval_dataset", "load_tokenizer", "lora_config", "resolve_run", "run", "slot_dataset"]
+__all__ = ["RunResult", "warm_start", "eval_dataset", "load_tokenizer", "lora_config", "resolve_run", "run", "slot_dataset"]
