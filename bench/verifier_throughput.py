@@ -5,8 +5,9 @@ in-process vs service vs Ray throughput on the same proofs.
 
 One warm wasm worker (``workers=1``) is started once. After an untimed warm-up, the proofs are
 checked in ``--rounds`` rounds; each round checks them once over each channel (``notify``: the
-checker says on stdout that the answer file is in place; ``poll``: the client looks for it every
-1-20 ms, the old way), alternating which goes first, so load on a shared machine falls on both.
+checker writes each answer as one line on its stdout, the client blocks on the pipe; ``poll``: the
+answer is a file the client looks for every 1-20 ms, the old way), alternating which goes first, so
+load on a shared machine falls on both.
 
 Per check, from the verdict's timings:
   * Lean time: the checker's ``ms`` (parse + elaborate + kernel replay, inside ``handle``);
