@@ -1,6 +1,6 @@
 """Train-step speed of the embedded loop: the old few-shot recipe against the new default, side by side.
 
-    /work/wt/_notes/wasm-lock .venv/bin/python bench/train_step.py [--steps 2] [--warmup 1] [--verifier wasm]
+    .venv/bin/python bench/train_step.py [--steps 2] [--warmup 1] [--verifier wasm]
 
 Two short training runs in one process, on the same machine, the same verifier
 (one Lean worker, started once, shared) and the same generated problems (same seed):

@@ -5,8 +5,8 @@
 
 Runs every arm x seed in this one process with one shared Lean verifier; rerunning the same
 command continues (a finished arm/seed is not redone). Writes results.json, results.md and
-plot.png in out_dir (docs/experiment.md). On a shared machine start it under the wasm slot
-lock: /work/wt/_notes/wasm-lock python scripts/experiment.py ...
+plot.png in out_dir (docs/experiment.md). It starts one wasm Lean worker (4-6 GB): on a machine
+shared with other Lean jobs, keep to two workers at once.
 """
 
 from __future__ import annotations
