@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +113,21 @@ def test_table_is_rederived_from_results_json(tmp_path):
     again = render_table(json.loads(paths["results"].read_text()))
     assert again == paths["table"].read_text() and "0.500 [0.250, 0.750]" in again
     assert paths["plot"].stat().st_size > 0
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs" / "experiments").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_experiment_config_loads(path):
+    from prover.experiment.config import ExperimentConfig
+    from prover.finetune.config import load_config
+
+    from prover.config import ConfigError
+    from prover.experiment.runner import Experiment
+
+    cfg = load_config(ExperimentConfig, ["--config", str(path)])
+    assert cfg.arms and cfg.seeds and cfg.steps >= 1
+    Experiment(cfg)  # every arm's TrainConfig is built (and checked) before any work starts
+    arm = next(iter(cfg.arms))
+    typo = load_config(ExperimentConfig, ["--config", str(path), f"--arms.{arm}.replay.ratioo", "0"])
+    with pytest.raises(ConfigError, match=rf"experiment arm {arm}: .*ratioo"):
+        Experiment(typo)
