@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from prover.experiment import stats
+from prover.finetune.report import format_stat
 from prover.text import clean_obj
 
 
@@ -96,14 +97,7 @@ def _mean_curves(curves: Sequence[Sequence[float]]) -> list[float]:
 
 
 def _fmt(stat: Mapping[str, Any] | None) -> str:
-    if not stat:
-        return "n/a"
-    lo, hi = stat["ci95"]
-    text = f"{stat['value']:.3f} [{lo:.3f}, {hi:.3f}]"
-    if "delta_vs_base" in stat:
-        dlo, dhi = stat["delta_ci95"]
-        text += f"<br>Δ {stat['delta_vs_base']:+.3f} [{dlo:+.3f}, {dhi:+.3f}]"
-    return text
+    return format_stat(stat, delta_on_new_line=True)
 
 
 def _rate(r: Mapping[str, Any] | None) -> str:

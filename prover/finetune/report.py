@@ -16,12 +16,17 @@ def arm_results(counts: Mapping[str, tuple[int, int]], base: Mapping[str, tuple[
     return {f"pass@{k}": pass_stats(counts, k, base=base, seed=seed) for k in ks if 1 <= k <= n_min}
 
 
-def _fmt(stat: Mapping[str, Any]) -> str:
+def format_stat(stat: Mapping[str, Any] | None, *, delta_on_new_line: bool = False) -> str:
+    """A ``pass_stats`` entry as ``value [lo, hi]``, with the paired difference ``Δ d [lo, hi]`` when
+    present (in parentheses, or after a ``<br>`` in a markdown cell); ``n/a`` for none."""
+    if not stat:
+        return "n/a"
     lo, hi = stat["ci95"]
     text = f"{stat['value']:.3f} [{lo:.3f}, {hi:.3f}]"
     if "delta_vs_base" in stat:
         dlo, dhi = stat["delta_ci95"]
-        text += f" (Δ {stat['delta_vs_base']:+.3f} [{dlo:+.3f}, {dhi:+.3f}])"
+        delta = f"Δ {stat['delta_vs_base']:+.3f} [{dlo:+.3f}, {dhi:+.3f}]"
+        text += f"<br>{delta}" if delta_on_new_line else f" ({delta})"
     return text
 
 
@@ -33,7 +38,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], ks: Sequence[int], title: 
         res = row.get("results", {})
         cells = [str(row["arm"]), str(row.get("pairs", "")),
                  f"{row['train_loss']:.3f}" if isinstance(row.get("train_loss"), (int, float)) else ""]
-        cells += [_fmt(res[f"pass@{k}"]) if f"pass@{k}" in res else "n/a" for k in ks]
+        cells += [format_stat(res[f"pass@{k}"]) if f"pass@{k}" in res else "n/a" for k in ks]
         cells.append(str(row.get("note", "")))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
