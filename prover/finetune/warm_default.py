@@ -189,20 +189,9 @@ def _build(base_path: str, opts: WarmStartOptions, target: Path, verifier: Calla
 
 def _merge(base_path: str, trained: Path, out: Path) -> None:
     """A plain checkpoint: the LoRA adapter merged into the base weights (a full fine-tune is copied)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from prover.policy.adapters import save_merged
 
-    tok = AutoTokenizer.from_pretrained(str(trained))
-    if (trained / "adapter_config.json").is_file():
-        from peft import PeftModel
-
-        base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
-        model = PeftModel.from_pretrained(base, str(trained)).merge_and_unload()
-    else:
-        model = AutoModelForCausalLM.from_pretrained(str(trained), dtype=torch.float32)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
-    tok.save_pretrained(str(out))
+    save_merged(trained, base_path, out)
 
 
 __all__ = ["WarmStartOptions", "cache_key", "cached_model", "candidate_pairs", "ensure_warm_start", "is_built"]

@@ -42,6 +42,25 @@ def adapter_base(adapter: Path) -> str:
     return str(base)
 
 
+def save_merged(trained: Path, base_path: str, out: Path) -> None:
+    """Save ``trained`` as a plain checkpoint in ``out``: a LoRA adapter merged into the base weights at
+    ``base_path`` (a full fine-tune is loaded as it is), with the tokenizer (the adapter's, else the base's)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if (trained / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+        model = PeftModel.from_pretrained(base, str(trained)).merge_and_unload()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(str(trained), dtype=torch.float32)
+    tok_src = trained if (trained / "tokenizer_config.json").is_file() else Path(base_path)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    AutoTokenizer.from_pretrained(str(tok_src)).save_pretrained(str(out))
+
+
 def merged_checkpoint(trained_dir: str | os.PathLike[str], base_model: str = "") -> Path:
     """``trained_dir``'s adapter merged into its base as a full checkpoint in ``trained_dir/merged``.
 
@@ -56,25 +75,15 @@ def merged_checkpoint(trained_dir: str | os.PathLike[str], base_model: str = "")
     if (out / "config.json").is_file():
         return out
     base_model = base_model or adapter_base(trained)
-
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from prover.policy.embedded import resolve_model
 
-    base_path = resolve_model(base_model)
-    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
-    model = PeftModel.from_pretrained(model, str(trained)).merge_and_unload()
     tmp = trained / (MERGED + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    model.save_pretrained(str(tmp))
-    tok_src = trained if (trained / "tokenizer_config.json").is_file() else Path(base_path)
-    AutoTokenizer.from_pretrained(str(tok_src)).save_pretrained(str(tmp))
+    save_merged(trained, resolve_model(base_model), tmp)
     (tmp / "merged_from.json").write_text(json.dumps({"adapter": str(trained), "base_model": base_model}, indent=2))
     os.replace(tmp, out)
     return out
 
 
-__all__ = ["MERGED", "adapter_base", "is_adapter_dir", "merged_checkpoint"]
+__all__ = ["MERGED", "adapter_base", "is_adapter_dir", "merged_checkpoint", "save_merged"]
