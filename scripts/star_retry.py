@@ -15,8 +15,9 @@ from prover.finetune.config import script_main  # noqa: E402
 from prover.finetune.star import StarConfig, StarRun  # noqa: E402
 
 
-def run(cfg: StarConfig) -> str:
-    summary = StarRun(cfg).run()
+def run(cfg: StarConfig, verifier: object = None) -> str:
+    """The run; ``verifier``: an already started verifier of the domain to use (tests pass the warm Lean pool)."""
+    summary = StarRun(cfg, verifier).run()
     return (Path(cfg.out_dir, "results.md").read_text()
             + f"\nsummary: {Path(cfg.out_dir, 'summary.json')}  stages: {summary['stages']}")
 

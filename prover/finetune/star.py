@@ -98,7 +98,9 @@ def _sampled_json(groups: Sequence[Sequence[Sampled]]) -> list[list[dict[str, An
 class StarRun:
     """One STaR run; ``run()`` does every stage and writes the summary."""
 
-    def __init__(self, cfg: StarConfig) -> None:
+    def __init__(self, cfg: StarConfig, verifier: Any = None) -> None:
+        """``verifier``: the domain's verifier to use (e.g. a warm Lean pool), not closed by the run; None
+        starts the project's own (``make_verifier``) and closes it at the end."""
         self.cfg = cfg
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -111,7 +113,8 @@ class StarRun:
         bad = [p.id for p in self.train + self.held_out if p.domain != cfg.domain]
         if bad:
             raise ValueError(f"problems {bad[:3]} are not in domain {cfg.domain!r}: fix domain or the problem sets")
-        self.verifier = make_verifier(cfg.domain)
+        self._owns_verifier = verifier is None
+        self.verifier = verifier if verifier is not None else make_verifier(cfg.domain)
         self._policy: Any = None
         self.log: dict[str, Any] = {}
 
@@ -297,7 +300,8 @@ class StarRun:
                 rows_out.append(entry)
         finally:
             self._drop_policy()
-            self.verifier.close()
+            if self._owns_verifier:
+                self.verifier.close()
         summary = {"config": asdict(cfg), "stages": self.log, "arms": rows_out, "ks": self.ks,
                    "train_problems": [p.id for p in self.train], "eval_problems": [p.id for p in self.held_out],
                    "note": ("Trained on train_set problems, evaluated on different (held-out) eval_set problems; "
