@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from prover.experiment import stats
-from prover.finetune.report import format_stat
+from prover.finetune.report import format_stat, pass_at_k_bars
 from prover.text import clean_obj
 
 
@@ -161,20 +161,8 @@ def plot(results: Mapping[str, Any], path: Path) -> Path:
     ax1.set_title("training, mean over seeds", fontsize=10)
     ax1.grid(alpha=0.3)
     ax1.legend(fontsize=7)
-    rows = [*results["baselines"].items(), *arms.items()]
-    width = 0.8 / max(1, len(ks))
-    for j, k in enumerate(ks):
-        xs, ys, lo, hi = [], [], [], []
-        for i, (_, row) in enumerate(rows):
-            st = row["heldout"].get(f"pass@{k}")
-            if st:
-                xs.append(i + j * width)
-                ys.append(st["value"])
-                lo.append(st["value"] - st["ci95"][0])
-                hi.append(st["ci95"][1] - st["value"])
-        ax2.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=f"pass@{k}")
-    ax2.set_xticks([i + width * (len(ks) - 1) / 2 for i in range(len(rows))])
-    ax2.set_xticklabels([name for name, _ in rows], rotation=25, ha="right", fontsize=7)
+    rows = [(name, row["heldout"]) for name, row in [*results["baselines"].items(), *arms.items()]]
+    pass_at_k_bars(ax2, rows, ks, rotation=25, fontsize=7)
     ax2.set_ylabel("held-out solve rate")
     ax2.set_title("held-out, 95% bootstrap intervals", fontsize=10)
     ax2.legend(fontsize=8)

@@ -53,20 +53,7 @@ def plot_arms(rows: Sequence[Mapping[str, Any]], ks: Sequence[int], path: Path, 
 
     arms = [r for r in rows if r.get("results")]
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(arms) + 2), 3.6))
-    width = 0.8 / max(1, len(ks))
-    for j, k in enumerate(ks):
-        xs, ys, lo, hi = [], [], [], []
-        for i, r in enumerate(arms):
-            st = r["results"].get(f"pass@{k}")
-            if not st:
-                continue
-            xs.append(i + j * width)
-            ys.append(st["value"])
-            lo.append(st["value"] - st["ci95"][0])
-            hi.append(st["ci95"][1] - st["value"])
-        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=f"pass@{k}")
-    ax.set_xticks([i + width * (len(ks) - 1) / 2 for i in range(len(arms))])
-    ax.set_xticklabels([str(r["arm"]) for r in arms], rotation=20, ha="right")
+    pass_at_k_bars(ax, [(str(r["arm"]), r["results"]) for r in arms], ks, rotation=20)
     ax.set_ylabel("held-out solve rate")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
@@ -76,6 +63,26 @@ def plot_arms(rows: Sequence[Mapping[str, Any]], ks: Sequence[int], path: Path, 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def pass_at_k_bars(ax: Any, rows: Sequence[tuple[str, Mapping[str, Any]]], ks: Sequence[int], *,
+                   rotation: float = 20, fontsize: float | None = None) -> None:
+    """Grouped bars of pass@k with their 95% intervals as error bars: one group per (label, stats) row,
+    ``stats`` mapping ``pass@k`` to a ``pass_stats`` entry (missing k: no bar)."""
+    width = 0.8 / max(1, len(ks))
+    for j, k in enumerate(ks):
+        xs, ys, lo, hi = [], [], [], []
+        for i, (_, stats) in enumerate(rows):
+            st = stats.get(f"pass@{k}")
+            if not st:
+                continue
+            xs.append(i + j * width)
+            ys.append(st["value"])
+            lo.append(st["value"] - st["ci95"][0])
+            hi.append(st["ci95"][1] - st["value"])
+        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=f"pass@{k}")
+    ax.set_xticks([i + width * (len(ks) - 1) / 2 for i in range(len(rows))])
+    ax.set_xticklabels([label for label, _ in rows], rotation=rotation, ha="right", fontsize=fontsize)
 
 
 def write_run(out_dir: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], ks: Sequence[int],
