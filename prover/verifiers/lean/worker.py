@@ -288,7 +288,8 @@ class CheckerWorker:
             if notify:
                 # every wake-up (the answer, EOF, or the recheck period) goes back through the checks above
                 raw = self._wait_notified(n, min(NOTIFY_RECHECK_S, max(timeout_s - waited, 0.0) + 0.001))
-            else:
+            if raw is None and not (notify and self._stdout_open):
+                # poll, or stdout ended while the process lives on: wait for the file without spinning
                 time.sleep(_poll_sleep(waited))
 
     def _read_answer(self, resp: Path, rid: Any, n: int, secret: str) -> dict[str, Any]:
