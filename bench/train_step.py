@@ -75,7 +75,9 @@ class BareGenerate(TrainerCallback):
         tokens, seconds, steps = self.bare(gen["prompt_ids"])
         self.rows.append({"step": float(state.global_step), "trainer_tokens": float(trainer_tokens),
                           "trainer_s": gen["seconds"], "bare_tokens": float(tokens), "bare_s": seconds,
-                          "bare_decode_steps": float(steps)})
+                          "bare_decode_steps": float(steps),
+                          "prompt_tokens": float(sum(len(x) for x in gen["prompt_ids"])),
+                          "prompt_tokens_max": float(max((len(x) for x in gen["prompt_ids"]), default=0))})
 
     def bare(self, prompt_ids: list[list[int]]) -> tuple[int, float, int]:
         """(completion tokens up to the first end-of-sequence, seconds, decode steps) of one ``generate`` call."""
@@ -221,7 +223,8 @@ def main(argv: Sequence[str] | None = None, *, verifier: Any = None, say: Any = 
                     f"{r['trainer_tokens'] / max(r['trainer_s'], 1e-9):.2f} tok/s, bare generate "
                     f"{r['bare_tokens']:.0f} tokens in {r['bare_s']:.1f} s = "
                     f"{r['bare_tokens'] / max(r['bare_s'], 1e-9):.2f} tok/s "
-                    f"({r['bare_s'] / max(r['bare_decode_steps'], 1):.3f} s per decode step)")
+                    f"({r['bare_s'] / max(r['bare_decode_steps'], 1):.3f} s per decode step); prompts "
+                    f"{r.get('prompt_tokens', 0):.0f} tokens (longest {r.get('prompt_tokens_max', 0):.0f})")
         if args.bound:
             say(hardware_bound(134_515_008, 8))
         a, b = results["A few-shot recipe"], results["B new default"]

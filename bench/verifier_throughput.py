@@ -3,23 +3,25 @@ in-process vs service vs Ray throughput on the same proofs.
 
     .venv/bin/python bench/verifier_throughput.py [--proofs 48] [--rounds 3] [--skip-ray] [--cold 0]
 
-One warm wasm worker (``workers=1``) is started once. After an untimed warm-up, the proofs are
-checked in ``--rounds`` rounds; each round checks them once over each channel (``notify``: the
-checker writes each answer as one line on its stdout, the client blocks on the pipe; ``poll``: the
-answer is a file the client looks for every 1-20 ms, the old way), alternating which goes first, so
-load on a shared machine falls on both.
+Two warm wasm workers (one verifier each, ``workers=1``) are started side by side, one per
+transport: the pipe (``lean.channel: pipe``, the default: requests on the checker's stdin, answers
+on its stdout, no files, no polling) and request files (``notify``: the checker polls for request
+files and answers on its stdout; ``poll``: the answer is a file too, the client looks for it every
+1-20 ms, the old way; both on the files worker). After an untimed warm-up of each, the proofs are
+checked in ``--rounds`` rounds; each round checks them once over each channel, rotating which goes
+first, so load on a shared machine falls on all three. Only one check runs at a time.
 
 Per check, from the verdict's timings:
   * Lean time: the checker's ``ms`` (parse + elaborate + kernel replay, inside ``handle``);
   * pool time: from the pool handing the request to the worker until the answer is read and
     bound (``check``); overhead = pool time - Lean time, in ms and % of Lean time;
-  * where the overhead goes: client send (encode, write, rename), client wait minus the checker's
+  * where the overhead goes: client send (encode; file write + rename, or stdin write), client wait minus the checker's
     busy time, client read (read, parse, binding check), the checker's idle wait for the request,
     its request read/delete, its own parse + answer outside ``handle``, its answer write.
 Then throughput (checks/s) of the same proofs in-process, through `prover serve` on loopback
-(the same warm verifier behind HTTP) and on a local Ray cluster with one actor (its own worker,
-started after the in-process one is closed), as ratios to in-process. The last line is
-``pool overhead per check: X% of Lean time (old polling: Y%)``.
+(the same warm pipe verifier behind HTTP) and on a local Ray cluster with one actor (its own
+worker, started after the others are closed), as ratios to in-process. The last line is
+``pool overhead per check: X% of Lean time (notify: Y%, old polling: Z%)``, X for the default.
 """
 
 from __future__ import annotations
@@ -97,12 +99,12 @@ def summarize(name: str, verdicts: list) -> dict[str, float]:
     busy = [(t["checker_read"] + t["checker_answer"]) * 1000 for t in rows if "checker_read" in t]
     wait_minus_busy = [t["wait"] * 1000 - b for t, b in zip([t for t in rows if "checker_read" in t], busy)]
     parts = [
-        ("client send (encode, write, rename)", mean_ms("send")),
+        ("client send (encode; write + rename, or stdin write)", mean_ms("send")),
         ("client wait - checker busy (poll/wake latency + answer write)",
          statistics.mean(wait_minus_busy) if wait_minus_busy else float("nan")),
         ("  checker answer write (previous; file, or stdout line for notify)", mean_ms("checker_prev_write")),
         ("client read (file or stdout line, JSON, binding check)", mean_ms("read")),
-        ("checker request read + delete", mean_ms("checker_read")),
+        ("checker request read (file read + delete, or stdin payload)", mean_ms("checker_read")),
         ("checker parse + answer outside handle", mean_ms("checker_answer") - statistics.mean(lean)),
         ("pool thread hand-off (check - send - wait - read)",
          statistics.mean([(t["check"] - t.get("send", 0) - t.get("wait", 0) - t.get("read", 0)) * 1000 for t in rows])),
@@ -113,43 +115,74 @@ def summarize(name: str, verdicts: list) -> dict[str, float]:
     return {"share": share, "mean_over": statistics.mean(over), "mean_lean": statistics.mean(lean)}
 
 
+CHANNELS = ("pipe", "notify", "poll")
+
+
+def start_verifiers(backend: str) -> dict[str, LeanVerifier]:
+    """The pipe worker and the files worker, started side by side (minutes each for wasm)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfgs = {"pipe": LeanConfig(workers=1, backend=backend, timeout_s=120, channel="pipe"),
+            "files": LeanConfig(workers=1, backend=backend, timeout_s=120, channel="notify")}
+    with ThreadPoolExecutor(2) as ex:
+        futs = {k: ex.submit(LeanVerifier, c) for k, c in cfgs.items()}
+        out = {}
+        for k, f in futs.items():
+            try:
+                out[k] = f.result()
+            except BaseException:
+                for v in out.values():
+                    v.close()
+                raise
+    (w,) = out["pipe"].pool.workers()
+    if w.transport != "pipe":
+        raise SystemExit("the pipe worker serves request files (no wasm host script?); see the log above")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--proofs", type=int, default=48)
-    ap.add_argument("--rounds", type=int, default=3, help="rounds of (notify, poll) over the same proofs")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of (pipe, notify, poll) over the same proofs")
     ap.add_argument("--cold", type=int, default=0, help="proofs checked with one Lean start each (0: skip)")
     ap.add_argument("--backend", default="wasm", choices=["wasm", "native"])
     ap.add_argument("--skip-service", action="store_true")
-    ap.add_argument("--skip-ray", action="store_true", help="skip Ray (starts a second worker, after the first is closed)")
+    ap.add_argument("--skip-ray", action="store_true", help="skip Ray (starts another worker, after the others are closed)")
     args = ap.parse_args()
     items = proofs(args.proofs)
     print(f"machine: {os.cpu_count()} CPUs, load average at start {os.getloadavg()}")
 
     t0 = time.monotonic()
-    v = LeanVerifier(LeanConfig(workers=1, backend=args.backend, timeout_s=120))
-    print(f"worker started in {time.monotonic() - t0:.0f}s")
-    by_channel: dict[str, list] = {"notify": [], "poll": []}
-    secs: dict[str, float] = {"notify": 0.0, "poll": 0.0}
+    vs = start_verifiers(args.backend)
+    print(f"workers started in {time.monotonic() - t0:.0f}s (side by side)")
+
+    def on(ch: str) -> LeanVerifier:
+        if ch == "pipe":
+            return vs["pipe"]
+        vs["files"].pool.set_channel(ch)
+        return vs["files"]
+
+    by_channel: dict[str, list] = {ch: [] for ch in CHANNELS}
+    secs: dict[str, float] = {ch: 0.0 for ch in CHANNELS}
     rates: dict[str, float] = {}
     try:
         warmup = proofs(3 * len(FAMILIES), start=10_000)  # first use of a tactic in a fresh worker is slow
-        for ch in ("poll", "notify"):
-            v.pool.set_channel(ch)
-            run_batch(v, warmup)
+        for ch in CHANNELS:
+            run_batch(on(ch), warmup)
         for r in range(args.rounds):
-            for ch in (("notify", "poll") if r % 2 == 0 else ("poll", "notify")):
-                v.pool.set_channel(ch)
-                took, verdicts = run_batch(v, items)
+            for ch in CHANNELS[r % 3:] + CHANNELS[:r % 3]:
+                took, verdicts = run_batch(on(ch), items)
                 agree = sum(int(vd.valid == ok) for vd, (_, _, ok) in zip(verdicts, items))
                 if agree != len(items):
                     print(f"WARNING: {ch} round {r}: {agree}/{len(items)} verdicts as expected")
                 by_channel[ch] += verdicts
                 secs[ch] += took
         print(f"\nload average after the channel rounds: {os.getloadavg()}")
-        res = {ch: summarize(ch, vs) for ch, vs in by_channel.items()}
-        for ch in ("notify", "poll"):
+        res = {ch: summarize(ch, vds) for ch, vds in by_channel.items()}
+        for ch in CHANNELS:
             print(f"in-process throughput, {ch}: {len(by_channel[ch]) / secs[ch]:.2f} checks/s")
-        v.pool.set_channel("notify")
+        vs["files"].close()
+        v = vs["pipe"]
         rates["in-process"] = len(items) / run_batch(v, items)[0]
         if not args.skip_service:
             from prover.serve import ServeConfig, ServeThread
@@ -161,7 +194,8 @@ def main() -> None:
                 run_batch(remote, items[:8])
                 rates["service"] = len(items) / run_batch(remote, items)[0]
     finally:
-        v.close()
+        for v in vs.values():
+            v.close()
     if not args.skip_ray:
         from prover.serve import ServeConfig
         from prover.serve.server import domain_config
@@ -180,14 +214,16 @@ def main() -> None:
         cold_rate = len(cold) / sum(cold)
         print(f"  {'cold (1 start/proof)':<16}{cold_rate:8.4f} checks/s   {cold_rate / rates['in-process']:.4f}x in-process")
     print(f"load average at the end: {os.getloadavg()}")
-    # Lean time falls as the worker warms (Bun's JIT), so each channel's own Lean time depends on
-    # which rounds it ran in; the final figure divides both overheads by the Lean time of all checks.
-    lean_all = statistics.mean([v.timings["lean"] * 1000 for vs in by_channel.values() for v in vs
-                                if v.timings and "lean" in v.timings])
-    print(f"Lean time over both channels: mean {lean_all:.1f} ms; each channel's share of its own Lean time: "
-          f"notify {res['notify']['share']:.1f}%, poll {res['poll']['share']:.1f}%")
-    print(f"pool overhead per check: {100 * res['notify']['mean_over'] / lean_all:.1f}% of Lean time "
-          f"(old polling: {100 * res['poll']['mean_over'] / lean_all:.1f}%)")
+    # Lean time falls as a worker warms (Bun's JIT) and differs a little between the two workers, so
+    # each channel's own share depends on which rounds it ran in; the final figures divide each
+    # channel's mean overhead by the mean Lean time of all checks.
+    lean_all = statistics.mean([vd.timings["lean"] * 1000 for vds in by_channel.values() for vd in vds
+                                if vd.timings and "lean" in vd.timings])
+    print(f"Lean time over all channels: mean {lean_all:.1f} ms; each channel's share of its own Lean time: "
+          + ", ".join(f"{ch} {res[ch]['share']:.1f}%" for ch in CHANNELS))
+    print(f"pool overhead per check: {100 * res['pipe']['mean_over'] / lean_all:.1f}% of Lean time "
+          f"(notify: {100 * res['notify']['mean_over'] / lean_all:.1f}%, "
+          f"old polling: {100 * res['poll']['mean_over'] / lean_all:.1f}%)")
 
 
 if __name__ == "__main__":

@@ -885,14 +885,70 @@ def openStdout : IO (Option IO.FS.Handle) := do
     pure (some h)
   catch _ => pure none
 
+/-- The process's real stdin, for the pipe transport. -/
+def openStdin : IO (Option IO.FS.Handle) := do
+  try
+    let h ← IO.FS.Handle.mk "/dev/stdin" .read
+    pure (some h)
+  catch _ => pure none
+
+/-- The byte length in a pipe request's header line: a positive JSON integer, then the newline.
+(JSON, not character code: polymorphic list functions have no compiled code in the wasm library.) -/
+def headerLength (line : String) : Option Nat :=
+  match Json.parse line with
+  | .ok (.num n) => if n.exponent == 0 && n.mantissa > 0 then some n.mantissa.toNat else none
+  | _ => none
+
+/-- The request loop of the pipe transport: request `n` comes on stdin as a header line with its
+byte length, then that many bytes of JSON and a newline (left in the stream's buffer, read as an
+empty line before the next header); the answer goes to stdout as one line. Under wasm the host
+script's stdin device returns one line per read and blocks while nothing is there, so the idle
+wait costs no polling and a request costs two reads whatever its size. The end of stdin (the
+client is gone) ends the loop; so does a header that is not a number (the stream is out of step). -/
+partial def pipeLoop (cache : IO.Ref Caches) (inp out : IO.FS.Handle) (n : Nat) (w : Wire) : IO Unit := do
+  let header ← inp.getLine
+  if header == "" then return
+  if header == "\n" then
+    pipeLoop cache inp out n w
+  else
+    match headerLength header with
+    | none => return
+    | some len =>
+      let t0 ← IO.monoNanosNow
+      let bytes ← inp.read len.toUSize
+      if !(bytes.size == len) then return
+      let t1 ← IO.monoNanosNow
+      let got ← (match String.fromUTF8? bytes with
+        | some text => answer cache text
+        | none => pure (failure "the request is not UTF-8", false))
+      let fields := got.1
+      let t2 ← IO.monoNanosNow
+      let wire := Json.mkObj [("wait_us", usJson (t0 - w.since)), ("polls", jnat 0),
+        ("slept_us", usJson 0), ("read_us", usJson (t1 - t0)), ("answer_us", usJson (t2 - t1)),
+        ("prev_write_us", usJson w.prevWrite)]
+      let resp := Json.mkObj (revOnto (rev fields) [("wire", wire)])
+      if !(← sendLine (some out) (answerLine n resp.compress)) then return
+      let t3 ← IO.monoNanosNow
+      pipeLoop cache inp out (n + 1) { since := t3, prevWrite := t3 - t2 }
+
 def serve (dir : String) : IO Unit := do
   let cache ← IO.mkRef ({} : Caches)
   -- warm the core environment before saying we are ready
   let _ ← importsEnv cache ""
   let out ← openStdout
-  writeAtomic (dir ++ "/ready") "ready\n"
-  let t ← IO.monoNanosNow
-  serveLoop dir cache out 0 { since := t }
+  -- the client asks for the pipe transport in the `serve` file; the `ready` file says which one
+  -- is served (the files when stdin or stdout cannot be opened)
+  let wantPipe := (← IO.FS.readFile (dir ++ "/serve")) == "serve pipe\n"
+  let inp ← if wantPipe then openStdin else pure none
+  match inp, out with
+  | some i, some o =>
+    writeAtomic (dir ++ "/ready") "ready pipe\n"
+    let t ← IO.monoNanosNow
+    pipeLoop cache i o 0 { since := t }
+  | _, _ =>
+    writeAtomic (dir ++ "/ready") "ready files\n"
+    let t ← IO.monoNanosNow
+    serveLoop dir cache out 0 { since := t }
 
 end ProverChecker
 

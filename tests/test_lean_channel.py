@@ -1,10 +1,11 @@
-"""The notify channel against the real wasm Lean (the session's warm pool, no new worker).
+"""The worker transports against the real wasm Lean.
 
-The checker must announce every answer on its stdout once the file is in place (the worker
-would otherwise fall back to polling: ``channel`` turns ``poll``), the answers stay bound to
-their requests, the checker reports its protocol costs (``wire``), and the old polling channel
-still works on the same worker. The stand-in tests in test_lean_pool.py cover forged and early
-wake-up lines, a checker that never announces, and deadlines.
+The session's warm pool runs on the default, the pipe (requests on the checker's stdin through the
+wasm host script, answers on its stdout): every answer must come that way, bound to its request,
+with no file written, and with the checker's protocol costs (``wire``). A second worker started on
+request files (``lean.channel: notify``, what the native backend uses) runs notify and the old
+polling channel on the same checker. The stand-in tests in test_lean_pool.py cover forged and
+early answers, a checker that does not read, deadlines and death.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from prover.types import Problem, Status
+from prover.verifiers.lean import LeanConfig, LeanVerifier
 
 pytestmark = [pytest.mark.lean, pytest.mark.slow]
 
@@ -24,30 +26,38 @@ def block(code: str) -> str:
 
 GOOD = block("theorem add_comm' (a b : Nat) : a + b = b + a := by\n  omega")
 BAD = block("theorem add_comm' (a b : Nat) : a + b = b + a := by\n  rfl")
+# a long proof: its request is several of the wasm runtime's 1 KiB stdin reads long
+LONG = block("theorem add_comm' (a b : Nat) : a + b = b + a := by\n" + "  have : True := trivial\n" * 200 + "  omega")
 
 
-def test_every_answer_is_announced_and_bound(lean_verifier):
+def test_every_answer_travels_on_the_pipe_bound_to_its_request(lean_verifier):
     pool = lean_verifier.pool
-    assert pool.channel == "notify"
-    verdicts = lean_verifier.verify([ADD] * 4, [GOOD, BAD, GOOD, BAD])
-    assert [v.status for v in verdicts] == [Status.VALID, Status.INVALID, Status.VALID, Status.INVALID]
+    assert lean_verifier.channel == "auto"
+    verdicts = lean_verifier.verify([ADD] * 5, [GOOD, BAD, LONG, GOOD, BAD])
+    assert [v.status for v in verdicts] == [Status.VALID, Status.INVALID, Status.VALID, Status.VALID, Status.INVALID]
     workers = pool.workers()
-    assert workers and all(w.channel == "notify" for w in workers), "a real checker answer was not announced"
+    assert workers and all((w.transport, w.channel) == ("pipe", "pipe") for w in workers), \
+        "the wasm checker did not serve its stdin (host script missing?)"
     for w in workers:
         assert w._answered == w._next - 1  # the last request's line arrived, none beyond it
+        assert not list((w.workdir / "req").iterdir()) and not list((w.workdir / "resp").iterdir())
     for v in verdicts:
         # the checker's protocol costs came back with the answer, and the client's own times
         assert {"lean", "check", "send", "wait", "read", "checker_read", "checker_answer"} <= set(v.timings)
         assert v.timings["checker_answer"] * 1000 >= v.timings["lean"] * 1000 - 1  # handle runs inside answer
-
-
-def test_polling_channel_on_the_same_worker(lean_verifier):
-    pool = lean_verifier.pool
-    try:
+    with pytest.raises(ValueError, match="fixed at start"):
         pool.set_channel("poll")
-        verdicts = lean_verifier.verify([ADD] * 2, [GOOD, BAD])
-        assert [v.status for v in verdicts] == [Status.VALID, Status.INVALID]
+
+
+def test_request_files_notify_and_poll_on_a_files_worker():
+    v = LeanVerifier(LeanConfig(workers=1, timeout_s=60.0, channel="notify"))
+    try:
+        (w,) = v.pool.workers()
+        assert (w.transport, w.channel) == ("files", "notify")
+        assert [x.status for x in v.verify([ADD] * 2, [GOOD, BAD])] == [Status.VALID, Status.INVALID]
+        assert w.channel == "notify", "a real checker answer did not come on stdout"
+        v.pool.set_channel("poll")
+        assert [x.status for x in v.verify([ADD] * 2, [GOOD, BAD])] == [Status.VALID, Status.INVALID]
+        assert w.channel == "poll" and w.uses == 4
     finally:
-        pool.set_channel("notify")
-    assert lean_verifier.check(ADD, GOOD).status == Status.VALID
-    assert all(w.channel == "notify" for w in pool.workers())
+        v.close()

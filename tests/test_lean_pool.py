@@ -1,8 +1,9 @@
 """Worker answer binding and pool hygiene, fast, against a stand-in checker process.
 
-The stand-in speaks the checker's file protocol (a few lines of Python started like the real
-checker, in its own process group); what it does per request is chosen by the request's code:
-echo a valid-looking answer, forge one (wrong secret), hang, or exit. The real wasm Lean runs
+The stand-in speaks the checker's protocol, both transports (a few lines of Python started like
+the real checker, in its own process group): request files, or its stdin when the ``serve`` file
+asks for the pipe. What it does per request is chosen by the request's code: echo a
+valid-looking answer, forge one (wrong secret), hang, or exit. The real wasm Lean runs
 the same paths in tests/test_lean_trust.py and tests/test_lean_verifier.py (slow).
 """
 
@@ -25,15 +26,25 @@ STAND_IN = r'''
 import json, os, sys, time
 d = sys.argv[1]
 print("stand-in starting", flush=True)  # any other stdout line goes to checker.log
-open(os.path.join(d, "ready"), "w").write("ready\n")
+pipe = open(os.path.join(d, "serve")).read().startswith("serve pipe") and not os.environ.get("STAND_IN_NO_PIPE")
+open(os.path.join(d, "ready"), "w").write("ready pipe\n" if pipe else "ready\n")
+if pipe and os.environ.get("STAND_IN_DEAF"):  # never reads its stdin
+    time.sleep(3600)
 n = 0
 while os.path.exists(os.path.join(d, "serve")):
-    req = os.path.join(d, "req", f"{n}.json")
-    if not os.path.exists(req):
-        time.sleep(0.001)
-        continue
-    j = json.load(open(req))
-    os.remove(req)
+    if pipe:
+        header = sys.stdin.buffer.readline()
+        if not header:
+            sys.exit(0)  # the client is gone
+        j = json.loads(sys.stdin.buffer.read(int(header)))
+        assert sys.stdin.buffer.read(1) == b"\n"
+    else:
+        req = os.path.join(d, "req", f"{n}.json")
+        if not os.path.exists(req):
+            time.sleep(0.001)
+            continue
+        j = json.load(open(req))
+        os.remove(req)
     code = j.get("code", "")
     if code == "hang":
         time.sleep(3600)
@@ -57,7 +68,7 @@ while os.path.exists(os.path.join(d, "serve")):
 '''
 
 
-def _launcher(tmp_path: Path):
+def _launcher(tmp_path: Path, pipe: bool = False, env: dict[str, str] | None = None):
     tmp_path.mkdir(parents=True, exist_ok=True)
     script = tmp_path / "stand_in.py"
     script.write_text(STAND_IN)
@@ -68,7 +79,7 @@ def _launcher(tmp_path: Path):
         (d / "req").mkdir(parents=True)
         (d / "resp").mkdir()
         (d / "serve").write_text("serve\n")
-        return LaunchSpec([sys.executable, str(script), str(d)], d, {})
+        return LaunchSpec([sys.executable, str(script), str(d)], d, dict(env or {}), pipe_stdin=pipe)
 
     return launch
 
@@ -267,9 +278,10 @@ def test_poll_channel_still_works(tmp_path):
 
 def test_channel_settings_are_checked(tmp_path):
     with pytest.raises(ValueError, match="channel"):
-        LeanConfig(channel="pipe")
+        LeanConfig(channel="carrier-pigeon")
     with pytest.raises(ValueError, match="channel"):
-        LeanPool(_launcher(tmp_path), channel="pipe")
+        LeanPool(_launcher(tmp_path), channel="carrier-pigeon")
+    assert LeanConfig().channel == "auto" and LeanConfig(channel="pipe").channel == "pipe"
     pool = LeanPool(_launcher(tmp_path))
     pool.set_channel("poll")
     assert pool.channel == "poll"
@@ -282,3 +294,126 @@ def test_wire_timings_keeps_only_well_formed_checker_values():
     assert got == {"send": 0.001, "wait": 0.2, "read": 0.0005, "checker_wait": 0.0015, "checker_read": 0.0002}
     assert wire_timings(None, None) == {}
     assert wire_timings({}, ["not", "a", "map"]) == {}
+
+
+# -- the pipe transport: requests on the checker's stdin, answers on its stdout ----------------
+
+@pytest.fixture
+def pipe_worker(tmp_path):
+    w = CheckerWorker(_launcher(tmp_path, pipe=True)())
+    w.wait_ready(30)
+    yield w
+    w.close()
+
+
+def test_pipe_requests_and_answers_use_no_files(pipe_worker):
+    assert (pipe_worker.channel, pipe_worker.transport) == ("pipe", "pipe")
+    big = "x" * 300_000  # several times a pipe's buffer: written in pieces as the checker reads
+    for i, code in enumerate(["ok", big, "ok ünïcode ∀"]):
+        ans = pipe_worker.request({"id": f"r{i}", "code": code}, 10)
+        assert (ans["id"], ans["seq"], ans["code"]) == (f"r{i}", i, code)
+    assert not list((pipe_worker.workdir / "req").iterdir()) and not list((pipe_worker.workdir / "resp").iterdir())
+    assert pipe_worker.channel == "pipe"
+
+
+def test_pipe_answers_are_refused_unless_bound(pipe_worker, tmp_path):
+    # a file planted for the next request is never looked at on the pipe
+    assert pipe_worker.request({"id": "r", "code": "forge-next"}, 10)["seq"] == 0
+    assert pipe_worker.request({"id": "r2", "code": "ok"}, 10)["seq"] == 1
+    with pytest.raises(ForgedAnswer):  # a stdout line for the next request does not carry its secret
+        pipe_worker.request({"id": "r", "code": "line-next"}, 10)
+        pipe_worker.request({"id": "r", "code": "ok"}, 10)
+    assert not pipe_worker.alive()
+    w2 = CheckerWorker(_launcher(tmp_path / "b", pipe=True)())
+    try:
+        w2.wait_ready(30)
+        with pytest.raises(ForgedAnswer):
+            w2.request({"id": "r", "code": "forge"}, 10)
+        assert not w2.alive()
+    finally:
+        w2.close()
+
+
+def test_pipe_deadlines_and_death(pipe_worker, tmp_path):
+    with pytest.raises(WorkerTimeout):
+        pipe_worker.request({"id": "r", "code": "hang"}, 0.5)
+    assert not pipe_worker.alive()
+    crash = CheckerWorker(_launcher(tmp_path / "c", pipe=True)())
+    try:
+        crash.wait_ready(30)
+        with pytest.raises(WorkerDied):
+            crash.request({"id": "r", "code": "crash"}, 10)
+        with pytest.raises(WorkerDied):  # and the next request finds it gone
+            crash.request({"id": "r", "code": "ok"}, 10)
+    finally:
+        crash.close()
+
+
+def test_pipe_write_is_bounded_when_the_checker_does_not_read(tmp_path):
+    w = CheckerWorker(_launcher(tmp_path, pipe=True, env={"STAND_IN_DEAF": "1"})())
+    try:
+        w.wait_ready(30)
+        with pytest.raises(WorkerTimeout, match="did not take its request"):
+            w.request({"id": "r", "code": "x" * 1_000_000}, 0.5)  # far more than the pipe holds
+        assert not w.alive()
+    finally:
+        w.close()
+
+
+def test_checker_that_cannot_serve_its_stdin_gets_request_files(tmp_path):
+    w = CheckerWorker(_launcher(tmp_path, pipe=True, env={"STAND_IN_NO_PIPE": "1"})())
+    try:
+        w.wait_ready(30)
+        assert (w.transport, w.channel) == ("files", "notify")
+        assert w.request({"id": "r", "code": "ok"}, 10)["seq"] == 0
+    finally:
+        w.close()
+
+
+def test_pipe_checker_stops_when_the_client_goes(pipe_worker):
+    assert pipe_worker.request({"id": "r", "code": "ok"}, 10)["ok"]
+    pipe_worker.proc.stdin.close()  # what the client's death does to the pipe
+    assert pipe_worker.proc.wait(timeout=10) == 0
+
+
+def test_transport_is_fixed_at_start(worker, tmp_path):
+    pipe_worker = CheckerWorker(_launcher(tmp_path / "pw", pipe=True)())
+    nopipe = CheckerWorker(_launcher(tmp_path / "np")(), channel="pipe")
+    try:
+        with pytest.raises(ValueError, match="fixed at start"):
+            pipe_worker.set_channel("poll")
+        with pytest.raises(ValueError, match="fixed at start"):
+            worker.set_channel("pipe")
+        pipe_worker.set_channel("auto")
+        worker.set_channel("poll")
+        assert (pipe_worker.channel, worker.channel) == ("pipe", "poll")
+        assert worker.request({"id": "r", "code": "ok"}, 10)["seq"] == 0
+        # asked for the pipe, a launch that cannot read its stdin gets request files
+        assert (nopipe.transport, nopipe.channel) == ("files", "notify")
+    finally:
+        pipe_worker.close()
+        nopipe.close()
+
+
+def test_pool_on_the_pipe_one_verdict_per_row_in_order(tmp_path):
+    async def main():
+        pool = LeanPool(_launcher(tmp_path, pipe=True), workers=2, start_timeout_s=30)
+        await pool.start()
+        try:
+            codes = ["ok", "hang", "ok", "crash", "forge", "ok"] * 2
+            outs = await asyncio.gather(*(pool.run({"id": f"r{i}", "code": c}, 1.0) for i, c in enumerate(codes)))
+            with pytest.raises(ValueError, match="fixed at start"):
+                pool.set_channel("notify")
+            return codes, outs, [w.transport for w in pool.workers()]
+        finally:
+            await pool.close()
+
+    codes, outs, transports = asyncio.run(main())
+    for i, (c, o) in enumerate(zip(codes, outs)):
+        if c == "ok":
+            assert o.answer is not None and o.answer["id"] == f"r{i}"
+        elif c == "hang":
+            assert o.answer is None and o.timed_out
+        else:
+            assert o.answer is None and o.error
+    assert transports and set(transports) == {"pipe"}

@@ -25,7 +25,7 @@ class LeanConfig:
     allow_native_decide: bool = field(default=False, metadata={"help": "accept native_decide (adds Lean.ofReduceBool to the allowed axioms)"})
     sandbox: str = field(default="auto", metadata={"help": "auto (bubblewrap when it works here, else unsandboxed with a warning), bwrap (required) or none"})
     memory_limit_mb: float = field(default=12000.0, metadata={"help": "a worker above this resident memory during a check is killed (the check gets an error); 0 = no limit"})
-    channel: str = field(default="notify", metadata={"help": "how the client learns an answer file is there: notify (the checker says so on its stdout; no polling) or poll (look every 1-20 ms, the old way)"})
+    channel: str = field(default="auto", metadata={"help": "how requests and answers travel (docs/lean_worker.md): pipe (requests on the checker's stdin, answers on its stdout; no files, no polling), notify (request files, answers on stdout), poll (request and answer files, the client looks every 1-20 ms), or auto (pipe for wasm, notify for native)"})
     lake_dir: str = field(default="", metadata={"help": "native backend: the Lake project holding the built checker (default: this repository)"})
 
     scale_out: dict = field(default_factory=dict, metadata={"help": "Verify elsewhere (prover.verifiers.get_verifier): "
@@ -55,8 +55,9 @@ class LeanConfig:
             raise ValueError(f"lean.context_lines must be >= 0, got {self.context_lines}")
         if self.sandbox not in ("auto", "bwrap", "none"):
             raise ValueError(f"lean.sandbox must be 'auto', 'bwrap' or 'none', got {self.sandbox!r}")
-        if self.channel not in ("notify", "poll"):
-            raise ValueError(f"lean.channel must be 'notify' or 'poll', got {self.channel!r}")
+        if self.channel not in ("auto", "pipe", "notify", "poll"):
+            raise ValueError(f"lean.channel must be 'auto', 'pipe', 'notify' or 'poll', got {self.channel!r}; "
+                             "leave it at auto unless you are measuring the worker protocol")
         if self.memory_limit_mb < 0:
             raise ValueError(f"lean.memory_limit_mb must be >= 0 (0 = no limit), got {self.memory_limit_mb}; a wasm worker needs about 6000")
         self.allowed_axioms = tuple(self.allowed_axioms)

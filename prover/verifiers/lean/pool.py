@@ -68,7 +68,7 @@ class LeanPool:
         max_rss_mb: float = 16000.0,
         max_start_attempts: int = 3,
         memory_limit_mb: float = 0.0,
-        channel: str = "notify",
+        channel: str = "auto",
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
@@ -93,13 +93,18 @@ class LeanPool:
         self.stats = PoolStats()
 
     def set_channel(self, channel: str) -> None:
-        """How workers learn an answer is there (``worker.CHANNELS``), for workers started from now on
-        and for the running ones (taken effect at their next request)."""
+        """How requests and answers travel (``worker.CHANNELS``), for workers started from now on and
+        for the running ones (from their next request). A running worker's transport (its stdin, or
+        request files) is fixed: switching a running worker between them raises ``ValueError``."""
         if channel not in CHANNELS:
             raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
+        running = list(getattr(self, "_all", ()))
+        for w in running:  # all or nothing: look before switching any
+            if channel != "auto" and (w.transport == "pipe") != (channel == "pipe"):
+                w.set_channel(channel)  # raises, naming the worker and the fix
         self.channel = channel
-        for w in getattr(self, "_all", ()):
-            w.channel = channel
+        for w in running:
+            w.set_channel(channel)
 
     # -- workers ---------------------------------------------------------
     def _start_blocking(self) -> CheckerWorker:

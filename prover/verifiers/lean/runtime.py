@@ -7,7 +7,10 @@ Two backends run the same ``lean_env/Checker.lean``:
   and ``/home`` of the host, so the binary and library are laid out once under
   a cache directory in ``/tmp`` (``bin/lean.js`` + ``lib/lean/*.olean``, the
   layout Lean expects), and every checker's work directory lives there too.
-  The checker file is elaborated by ``lean``; its ``#eval`` serves requests.
+  The checker file is elaborated by ``lean``; its ``run_cmd`` serves requests.
+  Lean runs from a host script next to ``lean.js`` (``bin/lean-host-<key>.js``:
+  one line loading ``lean_env/wasm_stdin.js``, then ``lean.js``) that gives the
+  checker a stdin it can read one request at a time (the pipe transport).
 * ``native``: an official toolchain (``elan``) and ``lake``. ``lake build checker``
   compiles the same file into an executable, run under ``lake env`` so that the
   project's dependencies (Mathlib) are importable.
@@ -20,6 +23,7 @@ private), in its own process group; see ``prover.verifiers.proc.sandboxed``.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import shutil
@@ -34,6 +38,9 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CHECKER_SOURCE = REPO_ROOT / "lean_env" / "Checker.lean"
+WASM_STDIN_SOURCE = REPO_ROOT / "lean_env" / "wasm_stdin.js"
+# lean.js must begin with this for the host script's Module object to be kept (Emscripten's prologue)
+EMSCRIPTEN_PROLOGUE = b'var Module=typeof Module!="undefined"?Module:{};'
 
 
 class LeanSetupError(RuntimeError):
@@ -114,6 +121,39 @@ def wasm_runtime_dir() -> Path:
     return target
 
 
+def wasm_host_script(runtime: Path) -> Path | None:
+    """``bin/lean-host-<key>.js`` (made once per version of ``wasm_stdin.js``, atomically): lean.js
+    preceded by one line that loads ``wasm_stdin.js`` (copied beside it). ``None`` when this
+    lean.js does not start with the Emscripten prologue the line relies on: the checker then
+    serves files (``lean.channel`` auto turns ``notify``)."""
+    bin_dir = runtime / "bin"
+    src = WASM_STDIN_SOURCE.read_bytes()
+    key = hashlib.sha256(src).hexdigest()[:12]
+    host = bin_dir / f"lean-host-{key}.js"
+    if host.is_file():
+        return host
+    with open(bin_dir / "lean.js", "rb") as f:
+        if f.read(len(EMSCRIPTEN_PROLOGUE)) != EMSCRIPTEN_PROLOGUE:
+            log.warning("%s does not start with the Emscripten prologue; the wasm checker will serve files, "
+                        "not its stdin (slower per check)", bin_dir / "lean.js")
+            return None
+    with open(runtime.parent / f"{runtime.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if host.is_file():
+            return host
+        (bin_dir / f"wasm_stdin-{key}.js").write_bytes(src)
+        fd, tmp = tempfile.mkstemp(dir=bin_dir, prefix=f"{host.name}.tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out, open(bin_dir / "lean.js", "rb") as lean_js:
+                out.write(f'var Module = require("./wasm_stdin-{key}.js").module(() => FS);\n'.encode())
+                shutil.copyfileobj(lean_js, out, 2**22)
+            os.rename(tmp, host)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return host
+
+
 def wasm_modules(runtime: Path) -> set[str]:
     """Top-level modules the wasm library can import (Init, Std, Lean, Lake)."""
     return {p.stem for p in (runtime / "lib" / "lean").glob("*.olean")}
@@ -127,6 +167,9 @@ class LaunchSpec:
     cwd: Path
     env: dict[str, str]
     sandbox: str = "none"  # how it is jailed: "bwrap" or "none"
+    # whether the checker can read its stdin one request at a time (the pipe transport, see
+    # worker.py): the wasm host script gives it that; a native binary has it; plain lean.js not
+    pipe_stdin: bool = False
 
 
 def _pid_alive(pid: int) -> bool:
@@ -175,9 +218,10 @@ def wasm_launch(workdir: Path, sandbox: str = "auto") -> LaunchSpec:
     env = _base_env()
     env["TMPDIR"] = str(workdir)
     # Bun's JIT tiers compile the 130 MB module lazily; nothing else to tune here.
-    argv = [str(find_bun()), str(runtime / "bin" / "lean.js"), "Checker.lean"]
+    host = wasm_host_script(runtime)
+    argv = [str(find_bun()), str(host or runtime / "bin" / "lean.js"), "Checker.lean"]
     argv, mode = sandboxed(argv, mode=sandbox, writable=[workdir], readable=[runtime], cwd=workdir, who="Lean worker")
-    return LaunchSpec(argv, workdir, env, mode)
+    return LaunchSpec(argv, workdir, env, mode, pipe_stdin=host is not None)
 
 
 def native_launch(workdir: Path, lake_dir: Path | None = None, sandbox: str = "auto") -> LaunchSpec:
@@ -194,4 +238,6 @@ def native_launch(workdir: Path, lake_dir: Path | None = None, sandbox: str = "a
     env = _base_env()
     env["TMPDIR"] = str(workdir)
     argv, mode = sandboxed(argv, mode=sandbox, writable=[workdir], cwd=workdir, who="Lean worker")
-    return LaunchSpec(argv, workdir, env, mode)
+    # A native checker reads its stdin like any program, but `lean.channel: auto` keeps it on the
+    # files (notify) until the pipe transport has been run natively; `lean.channel: pipe` asks for it.
+    return LaunchSpec(argv, workdir, env, mode, pipe_stdin=True)

@@ -73,10 +73,19 @@ class LeanVerifier(Verifier):
             return LeanPool(self._launcher(), workers=self.config.workers, start_timeout_s=self.config.start_timeout_s,
                             max_pending=self.config.max_pending, max_uses=self.config.max_uses,
                             max_rss_mb=self.config.max_rss_mb, memory_limit_mb=self.config.memory_limit_mb,
-                            channel=self.config.channel)
+                            channel=self.channel)
 
         self._pool = self._call(make())
         self._call(self._pool.start(wait=wait))
+
+    @property
+    def channel(self) -> str:
+        """``lean.channel`` with ``auto`` resolved: the pipe for wasm (the worker falls back to
+        notify when the host script is unavailable), notify for native (the pipe is not yet run
+        natively; ask for it with ``lean.channel: pipe``)."""
+        if self.config.channel != "auto":
+            return self.config.channel
+        return "notify" if self.config.backend == "native" else "auto"
 
     @property
     def pool(self) -> LeanPool:

@@ -1,27 +1,30 @@
 """One checker process: start it, send requests, wait with deadlines, kill its group.
 
-The protocol is file based (see ``lean_env/Checker.lean``): request ``n`` is
-written atomically to ``req/n.json``, the answer appears atomically as
-``resp/n.json``. Files rather than pipes because the wasm runtime reads host
-files through positioned reads, which pipes do not support.
+How requests and answers travel (``channel``; ``docs/lean_worker.md`` has the costs):
 
-How the answer comes back (``channel``):
+* ``pipe`` (the default where the checker supports it: the wasm host script, see
+  ``runtime.wasm_host_script``): request ``n`` is written to the checker's stdin as a
+  header line with its byte length, the JSON and a newline; the answer comes back on its
+  stdout as one line ``prover-checker answer n {json}``. No files, no polling on either
+  side: the checker blocks reading its stdin, the client blocks on the answer. The write is
+  non-blocking and bounded by the request's deadline. When the client goes away the
+  checker reads the end of its stdin and stops.
+* ``notify``: request ``n`` is written atomically to ``req/n.json`` (the checker polls for
+  it every millisecond); the answer comes on stdout as above.
+* ``poll``: the answer is written atomically as ``resp/n.json``; the client looks for it
+  every 1-20 ms (the old way).
 
-* ``notify`` (default): the request asks for it, and the checker writes the answer
-  to its stdout (a pipe; the wasm runtime writes stdout with plain writes) as one
-  line ``prover-checker answer n {json}`` instead of a file, saving the answer
-  file's syscalls (each costs about a millisecond in the wasm runtime on a loaded
-  machine). A reader thread forwards every other stdout line to ``checker.log``
-  and hands the answer to the waiting request, which checks its binding exactly
-  as for a file. A checker that cannot write its stdout writes the file instead,
-  and that worker polls from then on.
-* ``poll``: the client looks for the file every 1-20 ms (the old way).
+The transport (stdin, or request files) is fixed when the checker starts: the ``serve``
+file asks for the pipe, the ``ready`` file says which one is served. ``notify`` and ``poll``
+can be switched on a running files worker. A checker that answers a notify request in a file
+(it cannot write its stdout) is polled from then on.
 
-Answers are bound to their request: each request carries its id, its sequence
-number and a fresh random secret; the checker deletes the request file before it
-elaborates anything and echoes the three from its own code path. An answer that
-does not echo them exactly (one planted in the work directory by checked code, or
-left over) is refused: ``ForgedAnswer``, and the worker is replaced.
+Answers are bound to their request: each request carries its id, its sequence number and a
+fresh random secret; the checker takes the request out of its stdin or deletes its file
+before it elaborates anything, and echoes the three from its own code path. An answer that
+does not echo them exactly (one planted by checked code, or left over) is refused:
+``ForgedAnswer``, and the worker is replaced. A stdout reader thread forwards every other
+line to ``checker.log``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import json
 import logging
 import os
 import secrets
+import select
 import shutil
 import subprocess
 import threading
@@ -63,9 +67,9 @@ class BadRequest(ValueError):
 
 
 MAX_ANSWER_BYTES = 32 * 2**20
-CHANNELS = ("notify", "poll")
+CHANNELS = ("auto", "pipe", "notify", "poll")  # auto: pipe where the launch supports it, else notify
 NOTIFY_PREFIX = b"prover-checker answer "
-NOTIFY_RECHECK_S = 0.05  # notify: how often the file, the process and the memory are looked at anyway
+NOTIFY_RECHECK_S = 0.05  # pipe/notify: how often the file, the process and the memory are looked at anyway
 TREE_REFRESH_S = 5.0  # how often rss_mb re-reads the checker's process tree
 
 
@@ -96,10 +100,15 @@ class CheckerWorker:
     """A started checker. Not thread-safe: the pool gives each worker one request at a time."""
 
     def __init__(self, launch: LaunchSpec, name: str = "lean-worker", memory_limit_mb: float = 0.0,
-                 channel: str = "notify") -> None:
+                 channel: str = "auto") -> None:
         if channel not in CHANNELS:
             raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
+        if channel == "pipe" and not launch.pipe_stdin:
+            log.warning("%s: this checker cannot read requests on its stdin; using request files (notify)", name)
+        if channel in ("auto", "pipe"):
+            channel = "pipe" if launch.pipe_stdin else "notify"
         self.channel = channel
+        self.transport = "pipe" if channel == "pipe" else "files"
         self.launch = launch
         self.memory_limit_mb = memory_limit_mb
         self.name = name
@@ -108,11 +117,16 @@ class CheckerWorker:
         self._next = 0
         self._log_file = open(self.workdir / "checker.log", "wb")
         self.started_at = time.monotonic()
+        if self.transport == "pipe":
+            (self.workdir / "serve").write_text("serve pipe\n")  # the checker reads it once, at start
         self.proc = subprocess.Popen(
-            launch.argv, cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL,
+            launch.argv, cwd=launch.cwd, env=launch.env,
+            stdin=subprocess.PIPE if self.transport == "pipe" else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.pgid = self.proc.pid  # start_new_session: the child leads its own group
+        if self.proc.stdin is not None:
+            os.set_blocking(self.proc.stdin.fileno(), False)  # every write is bounded (_write_stdin)
         self._tree: list[psutil.Process] | None = None  # the checker's process tree, cached (see rss_mb)
         self._tree_at = 0.0
         self.timing: dict[str, float] = {}  # the last request's client-side times (seconds)
@@ -141,8 +155,32 @@ class CheckerWorker:
                 raise WorkerDied(f"{self.name} start cancelled")
             time.sleep(0.1)
             waited += 0.1
+        if self.transport == "pipe":
+            try:
+                served = (self.workdir / "ready").read_text(errors="replace")
+            except OSError:
+                served = ""
+            if "pipe" not in served:  # it could not open its stdin or stdout: it serves files
+                log.warning("%s serves request files, not its stdin; using notify", self.name)
+                self.transport, self.channel = "files", "notify"
         self.ready = True
         return time.monotonic() - self.started_at
+
+    def set_channel(self, channel: str) -> None:
+        """Switch between ``notify`` and ``poll`` on a files worker (``auto`` keeps what it has on a
+        pipe worker, means notify on a files worker). The transport is fixed at start: a switch
+        between the pipe and the files raises ``ValueError``."""
+        if channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
+        if self.transport == "pipe":
+            if channel not in ("auto", "pipe"):
+                raise ValueError(f"{self.name} reads requests on its stdin; it cannot switch to {channel!r} "
+                                 "(the transport is fixed at start: start a pool with that channel)")
+            return
+        if channel == "pipe":
+            raise ValueError(f"{self.name} was started on request files; it cannot switch to the pipe "
+                             "(the transport is fixed at start: start a pool with lean.channel: pipe)")
+        self.channel = "notify" if channel == "auto" else channel
 
     def _read_stdout(self) -> None:
         """Forward the checker's stdout to its log; hand answer lines to ``request``. Ends at EOF."""
@@ -245,23 +283,27 @@ class CheckerWorker:
         """
         secret = secrets.token_hex(16)
         n = self._next
-        notify = self.channel == "notify"
+        pipe = self.transport == "pipe"
+        notify = pipe or self.channel == "notify"
         t_enc = time.monotonic()
         data = encode_request({**payload, "seq": n, "secret": secret, "notify": notify})
         if not self.alive():
             raise WorkerDied(f"{self.name} is not running: {self.log_tail()}")
         self._next += 1
         self.uses += 1
-        req = self.workdir / "req" / f"{n}.json"
-        tmp = req.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.rename(tmp, req)
         resp = self.workdir / "resp" / f"{n}.json"
+        if pipe:
+            self._write_stdin(b"%d\n" % len(data) + data + b"\n", t_enc + timeout_s)
+        else:
+            req = self.workdir / "req" / f"{n}.json"
+            tmp = req.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            os.rename(tmp, req)
         start = time.monotonic()
         next_mem_check = start + 0.5
         raw: bytes | None = None
         while True:
-            if raw is not None or resp.exists():
+            if raw is not None or (not pipe and resp.exists()):
                 t_seen = time.monotonic()
                 if raw is not None:
                     ans = self._check_answer(raw, payload.get("id"), n, secret)
@@ -291,6 +333,31 @@ class CheckerWorker:
             if raw is None and not (notify and self._stdout_open):
                 # poll, or stdout ended while the process lives on: wait for the file without spinning
                 time.sleep(_poll_sleep(waited))
+
+    def _write_stdin(self, data: bytes, deadline: float) -> None:
+        """Write a whole request to the checker's stdin (non-blocking fd), waiting for room at most
+        until ``deadline`` (then the worker is killed: ``WorkerTimeout``); a closed pipe is
+        ``WorkerDied``."""
+        assert self.proc.stdin is not None
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(fd, view):]
+                continue
+            except BlockingIOError:
+                pass
+            except (BrokenPipeError, OSError) as e:
+                self.kill()
+                raise WorkerDied(f"{self.name} does not read its stdin any more ({e}): {self.log_tail()}") from None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise WorkerTimeout(f"{self.name} did not take its request before the deadline")
+            if self.proc.poll() is not None:
+                raise WorkerDied(f"{self.name} died while taking a request (exit {self.proc.returncode}): "
+                                 f"{self.log_tail()}")
+            select.select([], [fd], [], min(left, NOTIFY_RECHECK_S))
 
     def _read_answer(self, resp: Path, rid: Any, n: int, secret: str) -> dict[str, Any]:
         try:
