@@ -7,16 +7,20 @@ Two short training runs in one process, on the same machine, the same verifier
 
   A  the few-shot recipe (the default of commit c9a1b6b): 3 worked examples in every
      fresh prompt, 160 new tokens, the fresh and correction streams generated in two
-     calls, rollouts run to end-of-sequence or the token limit;
+     calls, rollouts run to end-of-sequence or the token limit, generator level 0 first,
+     three errors in an error-fix turn's feedback;
   B  the new default (this checkout's defaults) with ``few_shot 0``: the prompt the
-     warm-started policy gets (the embedded default adds no examples once it is warm-started).
+     warm-started policy gets (the embedded default adds no examples once it is warm-started),
+     generator level 3 first, the first error only in an error-fix turn's feedback.
      Where this checkout has the warm-start stage, B starts from the warm-started policy as the
      default does (A from the base model, as c9a1b6b did); without it, B runs the base model
      zero-shot and its solve rates mean nothing: only speed is compared.
 
 Per measured step (after ``--warmup`` steps) it prints the time in generation, verifier
 wait, training (TRL's loss, backward and optimizer step) and other (batch mixing, scoring,
-storing), from the trainer's own step metrics (``prover.rl.driver.pop_step_row``); and the
+storing), from the trainer's own step metrics (``prover.rl.driver.pop_step_row``), the
+prompt tokens of the step, its replay share, solve rate, share of groups whose completions all
+got the same reward (no GRPO signal) and generator level; and the
 trainer's generated tokens/s next to a bare ``model.generate`` of the same prompts, with the
 same generation settings, stopping rule and model state (right after the step's update),
 the model in eval mode. The last line is
@@ -46,7 +50,8 @@ from transformers import TrainerCallback  # noqa: E402
 
 # A: the settings of commit c9a1b6b's default that this checkout changed or that the new default drops.
 FEW_SHOT_RECIPE: tuple[str, ...] = ("--few_shot", "3", "--grpo.max_new_tokens", "160", "--verify_early", "true",
-                                    "--grpo.stop_at_answer_end", "off")
+                                    "--grpo.stop_at_answer_end", "off", "--problems.difficulty.start_level", "0",
+                                    "--lean.max_errors", "3")
 NEW_DEFAULT: tuple[str, ...] = ("--few_shot", "0",)
 FINAL = "train step speed-up: {r:.1f}x (new default vs few-shot recipe), trainer generation at {p:.0f}% of bare generate"
 
@@ -141,6 +146,11 @@ def run_recipe(name: str, argv: Sequence[str], verifier: Any, out_dir: Path, spl
         probes.append(BareGenerate(trainer, split))
         return probes[-1]
 
+    lean_cfg = getattr(verifier, "config", None)
+    if lean_cfg is not None and hasattr(lean_cfg, "max_errors"):
+        # one shared worker; the feedback is built client-side from each answer, with the recipe's settings
+        for key in ("max_errors", "context_lines", "feedback_cap", "goals"):
+            setattr(lean_cfg, key, getattr(cfg.lean, key))
     say(f"[{name}] load {load()} ... training {cfg.steps} steps")
     result = run(cfg, verifier=verifier, say=lambda m: None, callbacks=[probe])
     rows = [json.loads(line) for line in result.metrics_jsonl.read_text().splitlines()]
@@ -224,7 +234,10 @@ def main(argv: Sequence[str] | None = None, *, verifier: Any = None, say: Any = 
                     f"{r['bare_tokens']:.0f} tokens in {r['bare_s']:.1f} s = "
                     f"{r['bare_tokens'] / max(r['bare_s'], 1e-9):.2f} tok/s "
                     f"({r['bare_s'] / max(r['bare_decode_steps'], 1):.3f} s per decode step); prompts "
-                    f"{r.get('prompt_tokens', 0):.0f} tokens (longest {r.get('prompt_tokens_max', 0):.0f})")
+                    f"{r.get('prompt_tokens', 0):.0f} tokens (longest {r.get('prompt_tokens_max', 0):.0f}); "
+                    f"replay share {r.get('replay_ratio', 0):.2f}, solved {r.get('solve_rate/sample', 0):.2f}, "
+                    f"groups with one reward {r.get('frac_zero_std_groups', 0):.2f}, "
+                    f"level {r.get('difficulty/level', -1):.0f}")
         if args.bound:
             say(hardware_bound(134_515_008, 8))
         a, b = results["A few-shot recipe"], results["B new default"]

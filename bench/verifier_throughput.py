@@ -118,12 +118,14 @@ def summarize(name: str, verdicts: list) -> dict[str, float]:
 CHANNELS = ("pipe", "notify", "poll")
 
 
-def start_verifiers(backend: str) -> dict[str, LeanVerifier]:
-    """The pipe worker and the files worker, started side by side (minutes each for wasm)."""
+def start_verifiers(backend: str, channels: tuple[str, ...]) -> dict[str, LeanVerifier]:
+    """The pipe worker and the files worker (those ``channels`` need), started side by side (minutes each for wasm)."""
     from concurrent.futures import ThreadPoolExecutor
 
     cfgs = {"pipe": LeanConfig(workers=1, backend=backend, timeout_s=120, channel="pipe"),
             "files": LeanConfig(workers=1, backend=backend, timeout_s=120, channel="notify")}
+    need = {"pipe"} | ({"files"} if set(channels) - {"pipe"} else set())
+    cfgs = {k: c for k, c in cfgs.items() if k in need}
     with ThreadPoolExecutor(2) as ex:
         futs = {k: ex.submit(LeanVerifier, c) for k, c in cfgs.items()}
         out = {}
@@ -148,12 +150,18 @@ def main() -> None:
     ap.add_argument("--backend", default="wasm", choices=["wasm", "native"])
     ap.add_argument("--skip-service", action="store_true")
     ap.add_argument("--skip-ray", action="store_true", help="skip Ray (starts another worker, after the others are closed)")
+    ap.add_argument("--channels", default=",".join(CHANNELS),
+                    help="channels to measure, comma-separated (default pipe,notify,poll: two workers side by side; "
+                         "pipe alone: one worker, no second checker idling beside it)")
     args = ap.parse_args()
+    channels = tuple(c for c in CHANNELS if c in args.channels.split(","))
+    if "pipe" not in channels:
+        ap.error("--channels must include pipe (the default the throughput ratios are measured on)")
     items = proofs(args.proofs)
     print(f"machine: {os.cpu_count()} CPUs, load average at start {os.getloadavg()}")
 
     t0 = time.monotonic()
-    vs = start_verifiers(args.backend)
+    vs = start_verifiers(args.backend, channels)
     print(f"workers started in {time.monotonic() - t0:.0f}s (side by side)")
 
     def on(ch: str) -> LeanVerifier:
@@ -162,15 +170,16 @@ def main() -> None:
         vs["files"].pool.set_channel(ch)
         return vs["files"]
 
-    by_channel: dict[str, list] = {ch: [] for ch in CHANNELS}
-    secs: dict[str, float] = {ch: 0.0 for ch in CHANNELS}
+    by_channel: dict[str, list] = {ch: [] for ch in channels}
+    secs: dict[str, float] = {ch: 0.0 for ch in channels}
     rates: dict[str, float] = {}
     try:
         warmup = proofs(3 * len(FAMILIES), start=10_000)  # first use of a tactic in a fresh worker is slow
-        for ch in CHANNELS:
+        for ch in channels:
             run_batch(on(ch), warmup)
         for r in range(args.rounds):
-            for ch in CHANNELS[r % 3:] + CHANNELS[:r % 3]:
+            k = r % len(channels)
+            for ch in channels[k:] + channels[:k]:
                 took, verdicts = run_batch(on(ch), items)
                 agree = sum(int(vd.valid == ok) for vd, (_, _, ok) in zip(verdicts, items))
                 if agree != len(items):
@@ -179,9 +188,10 @@ def main() -> None:
                 secs[ch] += took
         print(f"\nload average after the channel rounds: {os.getloadavg()}")
         res = {ch: summarize(ch, vds) for ch, vds in by_channel.items()}
-        for ch in CHANNELS:
+        for ch in channels:
             print(f"in-process throughput, {ch}: {len(by_channel[ch]) / secs[ch]:.2f} checks/s")
-        vs["files"].close()
+        if "files" in vs:
+            vs["files"].close()
         v = vs["pipe"]
         rates["in-process"] = len(items) / run_batch(v, items)[0]
         if not args.skip_service:
@@ -220,10 +230,11 @@ def main() -> None:
     lean_all = statistics.mean([vd.timings["lean"] * 1000 for vds in by_channel.values() for vd in vds
                                 if vd.timings and "lean" in vd.timings])
     print(f"Lean time over all channels: mean {lean_all:.1f} ms; each channel's share of its own Lean time: "
-          + ", ".join(f"{ch} {res[ch]['share']:.1f}%" for ch in CHANNELS))
-    print(f"pool overhead per check: {100 * res['pipe']['mean_over'] / lean_all:.1f}% of Lean time "
-          f"(notify: {100 * res['notify']['mean_over'] / lean_all:.1f}%, "
-          f"old polling: {100 * res['poll']['mean_over'] / lean_all:.1f}%)")
+          + ", ".join(f"{ch} {res[ch]['share']:.1f}%" for ch in channels))
+    others = {"notify": "notify", "poll": "old polling"}
+    rest = ", ".join(f"{others[ch]}: {100 * res[ch]['mean_over'] / lean_all:.1f}%" for ch in channels if ch != "pipe")
+    print(f"pool overhead per check: {100 * res['pipe']['mean_over'] / lean_all:.1f}% of Lean time"
+          + (f" ({rest})" if rest else ""))
 
 
 if __name__ == "__main__":

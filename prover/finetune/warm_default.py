@@ -40,8 +40,9 @@ class WarmStartOptions:
                 "otherwise), true = on for any lean policy, false = RL starts from the base model."})
     pairs: int = field(default=48, metadata={"help": "Core-Lean generator (statement, proof) pairs, each checked by "
                                                      "the real Lean before training."})
-    levels: list[int] = field(default_factory=lambda: [0, 1, 2, 3],
-                              metadata={"help": "Generator levels the pairs are drawn from, round-robin."})
+    levels: list[int] = field(default_factory=lambda: [0, 1, 2],
+                              metadata={"help": "Generator levels the pairs are drawn from, round-robin (RL then "
+                                                "starts at the next level, problems.difficulty.start_level 3)."})
     seed: int = field(default=1000, metadata={"help": "Generator seed of the warm-start statements (keep it away "
                                                       "from evaluation seeds, >= 1,000,000 in prover.experiment)."})
     lora_rank: int = field(default=16, metadata={"help": "LoRA rank (merged into the weights after training); "

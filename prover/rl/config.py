@@ -274,8 +274,9 @@ class ProblemsOptions:
                 "dropped and listed in <run_dir>/overlap_report.json. Empty = no check."})
     pool_size: int = field(default=16, metadata={"help": "Fresh candidates offered to the mixer per step (generator); "
                                                           "it picks by difficulty weight."})
-    difficulty: DifficultyConfig = field(default_factory=DifficultyConfig,
-                                         metadata={"help": "Adaptive level of the generator."})
+    difficulty: DifficultyConfig = field(default_factory=lambda: DifficultyConfig(start_level=3), metadata={
+        "help": "Adaptive level of the generator. Training starts at level 3, the first level the warm start "
+                "(levels 0-2) does not teach, so groups get mixed rewards from the first step."})
 
     def __post_init__(self) -> None:
         if self.source != "generator":
@@ -358,7 +359,9 @@ class TrainConfig:
     grpo: GRPOOptions = field(default_factory=GRPOOptions, metadata={"help": "GRPO / TRL settings."})
     lora: LoraOptions = field(default_factory=LoraOptions, metadata={"help": "PEFT LoRA."})
     replay: ReplayConfig = field(default_factory=ReplayConfig, metadata={"help": "Error-correction replay core."})
-    lean: LeanConfig = field(default_factory=LeanConfig, metadata={"help": "Lean verifier (domain=lean)."})
+    lean: LeanConfig = field(default_factory=lambda: LeanConfig(max_errors=1), metadata={
+        "help": "Lean verifier (domain=lean). Training shows the first error only by default (lean.max_errors 1): "
+                "error-fix prompts stay short for small models on CPU; the GPU recipe shows 3."})
     verifier: dict[str, Any] = field(default_factory=dict, metadata={"help": "Options of the code/math verifier "
                                                                              "config (domain=code|math)."})
     trl: dict[str, Any] = field(default_factory=dict, metadata={"help": "Any other trl.GRPOConfig field, passed "

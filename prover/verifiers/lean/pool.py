@@ -243,7 +243,8 @@ class LeanPool:
             finally:
                 self._taken.discard(worker)
                 if keep and worker.alive() and not self._closed:
-                    if worker.uses >= self.max_uses or worker.rss_mb() > self.max_rss_mb:
+                    # memory read at most once a second here (the request's own limit check reads it fresh)
+                    if worker.uses >= self.max_uses or worker.rss_mb(max_age_s=1.0) > self.max_rss_mb:
                         self.stats.recycled += 1
                         log.info("recycling %s after %d uses (%.0f MiB)", worker.name, worker.uses, worker.rss_mb())
                         self._retire(worker)

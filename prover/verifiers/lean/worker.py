@@ -129,6 +129,7 @@ class CheckerWorker:
             os.set_blocking(self.proc.stdin.fileno(), False)  # every write is bounded (_write_stdin)
         self._tree: list[psutil.Process] | None = None  # the checker's process tree, cached (see rss_mb)
         self._tree_at = 0.0
+        self._rss, self._rss_at = 0.0, -1e9  # the last memory reading (see rss_mb)
         self.timing: dict[str, float] = {}  # the last request's client-side times (seconds)
         self._answered = -1  # the highest answer number seen on stdout
         self._answers: dict[int, bytes] = {}  # answers read from stdout, not yet taken by their request
@@ -226,11 +227,14 @@ class CheckerWorker:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def rss_mb(self) -> float:
+    def rss_mb(self, max_age_s: float = 0.0) -> float:
         """Resident memory of the whole process group, in MiB. The process tree is re-read at most
-        every ``TREE_REFRESH_S`` (a scan of every process on the machine costs milliseconds and this
-        runs after every check); the memory of the known processes is read fresh every time."""
+        every ``TREE_REFRESH_S`` (a scan of every process on the machine costs milliseconds); the
+        memory of the known processes is read fresh unless the last reading is younger than
+        ``max_age_s`` (the pool's recycling check after every request passes a second)."""
         now = time.monotonic()
+        if max_age_s > 0 and now - self._rss_at <= max_age_s:
+            return self._rss
         if self._tree is None or now - self._tree_at > TREE_REFRESH_S:
             try:
                 root = psutil.Process(self.proc.pid)
@@ -245,7 +249,8 @@ class CheckerWorker:
                 total += p.memory_info().rss
             except psutil.Error:
                 pass
-        return total / 2**20
+        self._rss, self._rss_at = total / 2**20, now
+        return self._rss
 
     def kill(self) -> None:
         """Kill the whole process group and reap it. Idempotent."""
