@@ -162,7 +162,7 @@ def main() -> None:
 
     t0 = time.monotonic()
     vs = start_verifiers(args.backend, channels)
-    print(f"workers started in {time.monotonic() - t0:.0f}s (side by side)")
+    print(f"{len(vs)} worker(s) started in {time.monotonic() - t0:.0f}s" + (" (side by side)" if len(vs) > 1 else ""))
 
     def on(ch: str) -> LeanVerifier:
         if ch == "pipe":
