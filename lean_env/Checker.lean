@@ -1,22 +1,29 @@
 /-
-Prover checker: a persistent Lean 4 proof checker speaking a file-based,
-one-JSON-object-per-request protocol.
+Prover checker: a persistent Lean 4 proof checker speaking a one-JSON-object-per-request
+protocol, over its stdin/stdout (the pipe transport) or over files in its work dir.
 
   work dir/
-    req/<n>.json    written by the client (atomically: temp file, then rename)
-    resp/<n>.json   written by the checker (atomically, the same way)
-    ready           written once the checker is up
-    serve           present while the checker should serve; removing it stops the loop
+    serve           present while the checker should serve; removing it stops the file loop.
+                    Its content `serve pipe` asks for the pipe transport (read once, at start)
+    ready           written once the checker is up: `ready pipe` or `ready files`
+    req/<n>.json    (files) written by the client (atomically: temp file, then rename)
+    resp/<n>.json   (files, answers not on stdout) written by the checker (atomically)
+
+Pipe transport: request n arrives on stdin as a header line with its byte length (a JSON number),
+the JSON, and a newline; its answer goes to stdout as one line `prover-checker answer <n> <json>`.
+The end of stdin (the client is gone) ends the loop. Under wasm the host script's stdin device
+(lean_env/wasm_stdin.js) makes a read return one line, so the loop blocks while idle.
 
 Requests are numbered 0, 1, 2, ... and answered in order. Each request:
   {"id": str, "seq": nat, "secret": str, "imports": str, "ref": str, "code": str, "name": str,
    "trusted": nat, "goals": bool, "notify": bool}
-  - notify:  answer on the process's stdout (opened as /dev/stdout: under `run_cmd` the
+  - notify:  (files) answer on the process's stdout (opened as /dev/stdout: under `run_cmd` the
              elaborator's stdout is not the process's) as one line `prover-checker answer <n> <json>`
              instead of the file resp/<n>.json (the file when stdout cannot be written); the
-             client blocks on that pipe and checks the binding exactly as for a file.
-  - id, seq, secret: echoed in the answer (the secret is fresh per request; the request file is
-    deleted before anything is elaborated, so checked code cannot read it)
+             client blocks on that pipe and checks the binding exactly as for a file. On the
+             pipe every answer goes to stdout.
+  - id, seq, secret: echoed in the answer (the secret is fresh per request; the request is read
+    from stdin, or its file deleted, before anything is elaborated, so checked code cannot read it)
   - imports: the `import` lines of the header ("" = core Lean: Init only)
   - ref:     the reference statement, closed with `sorry`, preceded by the rest of the header
   - code:    the candidate file body (rest of the header + helper lemmas + the theorem)
