@@ -72,7 +72,8 @@ def tiny_config(run_dir: Path, *extra: str):
         "--output_dir", str(run_dir), "--steps", "2", "--save_every", "1", "--save_total_limit", "0",
         "--grpo.batch_size", "4", "--grpo.num_generations", "2", "--grpo.max_new_tokens", "16",
         "--grpo.learning_rate", "1e-3", "--format.enabled", "false", "--few_shot", "0",
-        "--replay.ratio", "0.5", "--replay.preserve_fraction", "0", "--metrics.progress", "false", *extra])
+        "--replay.ratio", "0.5", "--replay.preserve_fraction", "0", "--metrics.progress", "false",
+        "--problems.difficulty.start_level", "0", *extra])  # the mechanics on the easiest level (default: 3)
 
 
 def rows(run_dir: Path) -> list[dict]:
