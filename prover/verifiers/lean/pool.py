@@ -99,12 +99,10 @@ class LeanPool:
         if channel not in CHANNELS:
             raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
         running = list(getattr(self, "_all", ()))
-        for w in running:  # all or nothing: look before switching any
-            if channel != "auto" and (w.transport == "pipe") != (channel == "pipe"):
-                w.set_channel(channel)  # raises, naming the worker and the fix
+        switched = [w.channel_for(channel) for w in running]  # all or nothing: raises before switching any
         self.channel = channel
-        for w in running:
-            w.set_channel(channel)
+        for w, ch in zip(running, switched):
+            w.channel = ch
 
     # -- workers ---------------------------------------------------------
     def _start_blocking(self) -> CheckerWorker:

@@ -171,17 +171,21 @@ class CheckerWorker:
         """Switch between ``notify`` and ``poll`` on a files worker (``auto`` keeps what it has on a
         pipe worker, means notify on a files worker). The transport is fixed at start: a switch
         between the pipe and the files raises ``ValueError``."""
+        self.channel = self.channel_for(channel)
+
+    def channel_for(self, channel: str) -> str:
+        """What ``set_channel(channel)`` would switch to; ``ValueError`` where it cannot."""
         if channel not in CHANNELS:
             raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
         if self.transport == "pipe":
             if channel not in ("auto", "pipe"):
                 raise ValueError(f"{self.name} reads requests on its stdin; it cannot switch to {channel!r} "
                                  "(the transport is fixed at start: start a pool with that channel)")
-            return
+            return "pipe"
         if channel == "pipe":
             raise ValueError(f"{self.name} was started on request files; it cannot switch to the pipe "
                              "(the transport is fixed at start: start a pool with lean.channel: pipe)")
-        self.channel = "notify" if channel == "auto" else channel
+        return "notify" if channel == "auto" else channel
 
     def _read_stdout(self) -> None:
         """Forward the checker's stdout to its log; hand answer lines to ``request``. Ends at EOF."""
@@ -207,7 +211,9 @@ class CheckerWorker:
                     continue
                 n, raw = got
                 with self._cond:
-                    if n >= self._next - 1:  # answers to requests already done are dropped
+                    # answers to requests already done are dropped; the first line for n is kept (a later
+                    # line cannot replace a forged one with the genuine answer before the request reads it)
+                    if n >= self._next - 1 and n not in self._answers:
                         self._answers[n] = raw
                         self._answered = max(self._answered, n)
                     self._cond.notify_all()
