@@ -4,13 +4,16 @@ The session's warm pool runs on the default, the pipe (requests on the checker's
 wasm host script, answers on its stdout): every answer must come that way, bound to its request,
 with no file written, and with the checker's protocol costs (``wire``). A second worker started on
 request files (``lean.channel: notify``, what the native backend uses) runs notify and the old
-polling channel on the same checker. The stand-in tests in test_lean_pool.py cover forged and
-early answers, a checker that does not read, deadlines and death.
+polling channel on the same checker, and refuses answer files planted with a "valid" body. The
+stand-in tests in test_lean_pool.py cover forged and early answers, a checker that does not read,
+deadlines and death.
 """
 
 from __future__ import annotations
 
 import pytest
+
+from lean_helpers import plant_valid_answer_files
 
 from prover.types import Problem, Status
 from prover.verifiers.lean import LeanConfig, LeanVerifier
@@ -59,5 +62,12 @@ def test_request_files_notify_and_poll_on_a_files_worker():
         v.pool.set_channel("poll")
         assert [x.status for x in v.verify([ADD] * 2, [GOOD, BAD])] == [Status.VALID, Status.INVALID]
         assert w.channel == "poll" and w.uses == 4
+        # answer files planted with a "valid" body are refused as forged and the worker replaced
+        plant_valid_answer_files(w)
+        forged = v.pool.stats.forged
+        (x,) = v.verify([ADD], [BAD])
+        assert x.status is Status.ERROR and "not bound to its request" in x.feedback
+        assert v.pool.stats.forged == forged + 1 and w not in v.pool.workers()
+        assert not w.workdir.exists()  # its replacement gets a fresh directory (stand-in tests check it)
     finally:
         v.close()
