@@ -15,7 +15,7 @@ from prover.data.decontam import NgramIndex, near_duplicate
 from prover.finetune.evaluate import pass_stats
 from prover.finetune.mining.code import parse_proposal, stub_for
 from prover.finetune.selfmine import SelfMineConfig
-from prover.finetune.sft import SFTSettings, pair_row
+from prover.finetune.sft import SFTSettings, pair_row, sft_args
 from prover.finetune.star import StarConfig
 from prover.finetune.warm import WarmStartConfig, gsm8k_solution, verified_pairs
 
@@ -115,6 +115,22 @@ def test_config_yaml_then_flags_and_errors(tmp_path):
         SelfMineConfig(solve_k=1)
     with pytest.raises(ValueError, match="learning_rate"):
         SFTSettings(learning_rate=3.0)
+
+
+def test_sft_precision_and_checkpointing_come_from_the_settings(tmp_path):
+    """TRL's SFTConfig defaults to bf16 autocast and gradient checkpointing even on CPU (emulated
+    bf16 made LoRA steps ~6x slower here); the settings decide both, on CPU fp32 under auto."""
+    import torch
+
+    args = sft_args(SFTSettings(), tmp_path)
+    assert not args.gradient_checkpointing
+    if not torch.cuda.is_available():
+        assert (args.bf16, args.fp16) == (False, False)
+        with pytest.raises(ConfigError, match="sft.precision=bf16 needs a GPU"):
+            sft_args(SFTSettings(precision="bf16"), tmp_path)
+    assert sft_args(SFTSettings(gradient_checkpointing=True), tmp_path).gradient_checkpointing
+    with pytest.raises(ConfigError, match="sft.precision"):
+        load_config(WarmStartConfig, ["--sft.precision", "fp8"])
 
 
 def test_star_rejects_overlapping_train_and_eval(tmp_path):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from prover.policy.adapters import MERGED, SFT_RECORD, merged_checkpoint  # noqa: F401  (re-exported: the merge CLI below)
+from prover.policy.precision import PRECISIONS, precision_flags
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,11 @@ class SFTSettings:
     max_length: int = field(default=1024, metadata={"help": "Longest tokenized pair (prompt + completion); longer ones are cut."})
     seed: int = field(default=0, metadata={"help": "Training seed (data order, LoRA init)."})
     cpu_threads: int = field(default=0, metadata={"help": "torch threads on CPU; 0 keeps torch's default."})
+    precision: str = field(default="auto", metadata={"help": "auto (bf16 on a GPU that has it, else fp32), fp32, bf16 or "
+                                                             "fp16; TRL's own default, bf16 autocast even on CPU, is "
+                                                             "several times slower on most CPUs."})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in the backward pass: "
+                                                                          "less memory, ~1/3 more compute (large models)."})
 
     def __post_init__(self) -> None:
         if self.lora_rank < 0:
@@ -64,6 +70,8 @@ class SFTSettings:
             raise ValueError(f"sft.max_length={self.max_length}: use at least a few hundred tokens, e.g. 1024")
         if self.cpu_threads < 0:
             raise ValueError(f"sft.cpu_threads={self.cpu_threads}: use 0 (torch default) or a thread count")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"sft.precision={self.precision!r}: use one of {', '.join(PRECISIONS)}")
 
 
 def pair_row(prompt: Sequence[Mapping[str, str]], completion: str, **provenance: Any) -> dict[str, Any]:
@@ -78,6 +86,25 @@ def pair_row(prompt: Sequence[Mapping[str, str]], completion: str, **provenance:
 
 def is_trained(out_dir: str | os.PathLike[str]) -> bool:
     return (Path(out_dir) / DONE).is_file()
+
+
+def sft_args(settings: SFTSettings, output_dir: str | os.PathLike[str]) -> Any:
+    """TRL's ``SFTConfig`` for ``settings``: every precision and checkpointing flag set from the settings,
+    none left to TRL's defaults (bf16 autocast and gradient checkpointing even on CPU)."""
+    import torch
+    from trl import SFTConfig
+
+    from prover.rl.trl_compat import quiet_gradient_checkpointing_rename
+
+    with quiet_gradient_checkpointing_rename():
+        return SFTConfig(
+            output_dir=str(output_dir), num_train_epochs=settings.epochs, max_steps=settings.max_steps or -1,
+            learning_rate=settings.learning_rate, per_device_train_batch_size=settings.batch_size,
+            gradient_accumulation_steps=settings.grad_accum, max_length=settings.max_length, seed=settings.seed,
+            completion_only_loss=True, packing=False, logging_steps=1, save_strategy="no", report_to=[],
+            use_cpu=not torch.cuda.is_available(), lr_scheduler_type="constant",
+            disable_tqdm=False, dataset_num_proc=None, gradient_checkpointing=settings.gradient_checkpointing,
+            **precision_flags(settings.precision, "sft.precision"))
 
 
 def train_sft(rows: Sequence[Mapping[str, Any]], base_model: str, out_dir: str | os.PathLike[str],
@@ -97,7 +124,7 @@ def train_sft(rows: Sequence[Mapping[str, Any]], base_model: str, out_dir: str |
     import datasets
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     from prover.finetune.api import resolve_model
 
@@ -115,15 +142,13 @@ def train_sft(rows: Sequence[Mapping[str, Any]], base_model: str, out_dir: str |
 
         peft_config = LoraConfig(r=settings.lora_rank, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
                                  target_modules=list(LORA_TARGETS), task_type="CAUSAL_LM")
-    args = SFTConfig(
-        output_dir=str(out / "trainer"), num_train_epochs=settings.epochs, max_steps=settings.max_steps or -1,
-        learning_rate=settings.learning_rate, per_device_train_batch_size=settings.batch_size,
-        gradient_accumulation_steps=settings.grad_accum, max_length=settings.max_length, seed=settings.seed,
-        completion_only_loss=True, packing=False, logging_steps=1, save_strategy="no", report_to=[],
-        use_cpu=not torch.cuda.is_available(), lr_scheduler_type="constant",
-        disable_tqdm=False, dataset_num_proc=None)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer, peft_config=peft_config)
-    result = trainer.train()
+    from prover.rl.trl_compat import quiet_gradient_checkpointing_rename
+
+    with quiet_gradient_checkpointing_rename():
+        args = sft_args(settings, out / "trainer")
+        trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer,
+                             peft_config=peft_config)
+        result = trainer.train()
     out.mkdir(parents=True, exist_ok=True)
     trainer.model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))

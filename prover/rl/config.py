@@ -21,12 +21,12 @@ from prover.config import ConfigError
 from prover.data.core_lean import MAX_LEVEL, DifficultyConfig
 from prover.finetune.warm_default import WarmStartOptions
 from prover.policy.config import EMBEDDED_DEFAULT, default_cache_dir
+from prover.policy.precision import PRECISIONS
 from prover.replay.config import ReplayConfig
 from prover.types import DOMAINS
 from prover.verifiers.lean.config import LeanConfig
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # TRL GRPOConfig.loss_type values (token-level aggregation differs between them).
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
 VLLM_MODES = ("colocate", "server")

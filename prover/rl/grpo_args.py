@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import torch
 from trl import GRPOConfig
 
+from prover.policy.precision import precision_flags
 from prover.rl.config import ConfigError, TrainConfig
 from prover.rl.trl_compat import quiet_gradient_checkpointing_rename
 
@@ -45,14 +46,6 @@ MANAGED: dict[str, str] = {
 
 def cuda_available() -> bool:
     return torch.cuda.is_available()
-
-
-def precision_flags(precision: str) -> dict[str, bool]:
-    if precision == "auto":
-        precision = "bf16" if cuda_available() and torch.cuda.is_bf16_supported() else "fp32"
-    if precision in ("bf16", "fp16") and not cuda_available():
-        raise ConfigError(f"grpo.precision={precision} needs a GPU; use fp32 (or auto) on CPU")
-    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
 def model_dtype(dtype: str) -> str:
@@ -135,7 +128,7 @@ def _derived(cfg: TrainConfig, run_dir: Path, per_device: int, init_kwargs: dict
         vllm_tensor_parallel_size=g.vllm_tensor_parallel_size,
         deepspeed=g.deepspeed or None,
         use_cpu=not cuda_available(),
-        **precision_flags(g.precision),
+        **precision_flags(g.precision, "grpo.precision"),
         gradient_checkpointing=cfg.model.gradient_checkpointing,
         model_init_kwargs=init_kwargs,
         trust_remote_code=cfg.model.trust_remote_code,
