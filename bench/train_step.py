@@ -8,10 +8,11 @@ Two short training runs in one process, on the same machine, the same verifier
   A  the few-shot recipe (the default of commit c9a1b6b): 3 worked examples in every
      fresh prompt, 160 new tokens, the fresh and correction streams generated in two
      calls, rollouts run to end-of-sequence or the token limit, generator level 0 first,
-     three errors in an error-fix turn's feedback;
+     three errors in an error-fix turn's feedback, generation on torch's own thread count;
   B  the new default (this checkout's defaults) with ``few_shot 0``: the prompt the
      warm-started policy gets (the embedded default adds no examples once it is warm-started),
-     generator level 3 first, the first error only in an error-fix turn's feedback.
+     generator level 3 first, the first error only in an error-fix turn's feedback, generation on
+     one torch thread (``model.generation_threads`` auto; the bare ``generate`` uses the same).
      Where this checkout has the warm-start stage, B starts from the warm-started policy as the
      default does (A from the base model, as c9a1b6b did); without it, B runs the base model
      zero-shot and its solve rates mean nothing: only speed is compared.
@@ -89,6 +90,8 @@ class BareGenerate(TrainerCallback):
         import torch
         from transformers import StoppingCriteriaList
 
+        from prover.policy.threads import torch_threads
+
         tr = self.trainer
         tok = tr._tokenizer
         model = tr.accelerator.unwrap_model(tr.model_wrapped)
@@ -100,7 +103,7 @@ class BareGenerate(TrainerCallback):
         was_training = model.training
         model.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), torch_threads(tr.generation_threads):  # the trainer's generation threads
                 t0 = time.perf_counter()
                 out = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
                                      generation_config=tr.generation_config, stopping_criteria=stop)
@@ -219,7 +222,11 @@ def main(argv: Sequence[str] | None = None, *, verifier: Any = None, say: Any = 
     out_dir = Path(args.out or tmp.name)  # type: ignore[union-attr]
     try:
         results = {}
-        for name, recipe, split in (("A few-shot recipe", FEW_SHOT_RECIPE, True), ("B new default", NEW_DEFAULT, None)):
+        import torch
+
+        # A generated with torch's own thread count (c9a1b6b had no generation_threads setting)
+        recipe_a = (*FEW_SHOT_RECIPE, "--model.generation_threads", str(torch.get_num_threads()))
+        for name, recipe, split in (("A few-shot recipe", recipe_a, True), ("B new default", NEW_DEFAULT, None)):
             rows = run_recipe(name.split()[0], [*common, *recipe, *args.overrides], verifier, out_dir, split, say)
             measured = [r for r in rows if r["step"] > args.warmup]
             results[name] = measured

@@ -249,3 +249,23 @@ def test_converted_checkpoint_used_when_package_is_gone(tmp_path, monkeypatch):
     assert embedded.ensure_checkpoint(cache_dir=tmp_path, convert=fake_convert) == made
     with pytest.raises(embedded.EmbeddedModelMissing, match="--no-deps"):
         embedded.ensure_checkpoint(cache_dir=tmp_path / "empty", convert=fake_convert)
+
+
+def test_torch_threads_is_scoped_and_generation_threads_auto_is_one():
+    import torch
+
+    from prover.policy.threads import generation_threads, torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError):
+        with torch_threads(before + 1):
+            raise RuntimeError("restored on every path")
+    assert torch.get_num_threads() == before
+    with torch_threads(0):  # 0 leaves torch's count
+        assert torch.get_num_threads() == before
+    assert generation_threads(0) == 1 and generation_threads(3) == 3
+    with pytest.raises(ValueError, match="thread count"):
+        generation_threads(-1)

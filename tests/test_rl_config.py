@@ -107,6 +107,7 @@ def test_unknown_cli_key_names_the_flag():
 
 @pytest.mark.parametrize("args, fragments", [
     (["--grpo.num_generations", "1"], ["num_generations", "at least 2"]),
+    (["--model.generation_threads", "-1"], ["model.generation_threads", "thread count"]),
     (["--grpo.clip_high", "0.1"], ["clip_high", "clip_low"]),
     (["--grpo.grad_accum", "3"], ["grad_accum", "divide"]),
     (["--grpo.beta", "-1"], ["beta", ">= 0"]),

@@ -134,8 +134,11 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
     from prover.rl.config import config_from_argv
     from prover.rl.trainer import run
 
+    import torch
+
     seen: dict = {"texts": [], "logp_calls_in_rounds": 0, "logp_calls": 0, "use_cache": [], "calls": 0,
-                  "widths": []}
+                  "widths": [], "threads": [], "train_threads": []}
+    threads_before = torch.get_num_threads()
 
     class Watch(TrainerCallback):
         def __init__(self, trainer):
@@ -154,6 +157,7 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
             model.get_input_embeddings().register_forward_pre_hook(width)
 
             def count_logp(*a, **k):
+                seen["train_threads"].append(torch.get_num_threads())
                 seen["logp_calls"] += 1
                 seen["logp_calls_in_rounds"] += state["in_round"]
                 return logp(*a, **k)
@@ -168,6 +172,7 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
             def watch_generate(*a, **k):
                 seen["calls"] += 1
                 seen["use_cache"].append(k["generation_config"].use_cache)
+                seen["threads"].append(torch.get_num_threads())
                 state["generating"] = True
                 try:
                     return generate(*a, **k)
@@ -195,6 +200,9 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
         "the prompt is run once, then one new token per forward (the KV cache is used)"
     assert seen["logp_calls_in_rounds"] == 0, "no forward pass for old log-probs"
     assert seen["logp_calls"] == 2  # one per micro-batch of the loss
+    # generation on one torch thread (model.generation_threads auto), training on torch's own count
+    assert seen["threads"] == [1] and set(seen["train_threads"]) == {threads_before}
+    assert torch.get_num_threads() == threads_before
     assert len(seen["texts"]) == 8
     closed = [t for t in seen["texts"] if closed_answer(t)]
     assert closed, "the few-shot prompt makes SmolLM2 write at least one lean4 block"

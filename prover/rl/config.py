@@ -67,8 +67,14 @@ class ModelOptions:
     trust_remote_code: bool = field(default=False, metadata={"help": "Let the model repository run its own code."})
     attn_implementation: str = field(default="", metadata={"help": "e.g. sdpa or flash_attention_2; empty = default."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (large models)."})
+    generation_threads: int = field(default=0, metadata={
+        "help": "torch threads while the policy generates on CPU (training keeps torch's count); 0 = auto: one "
+                "thread, several stall on every small product when another process holds a core "
+                "(see prover.policy.threads)."})
 
     def __post_init__(self) -> None:
+        if self.generation_threads < 0:
+            raise ValueError(f"model.generation_threads={self.generation_threads}: use 0 (auto) or a thread count")
         if not self.name_or_path:
             raise ValueError(f"model.name_or_path is empty: give a checkpoint path, a hub id or {EMBEDDED_DEFAULT!r}")
         if self.dtype not in DTYPES:

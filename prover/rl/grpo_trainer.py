@@ -25,6 +25,7 @@ from typing import Any
 
 from trl import GRPOTrainer
 
+from prover.policy.threads import generation_threads, torch_threads
 from prover.rl import checkpoint as ckpt_io
 from prover.rl.driver import ReplayDriver
 from prover.rl.rounds import VerifierReward
@@ -47,6 +48,9 @@ class ReplayGRPOTrainer(GRPOTrainer):
         self._staging_dir: Path | None = None
         self._fence_ids: frozenset[int] | None = None
         self.stop_at_answer_end = self._stop_at_answer_end()
+        # torch threads while generating on CPU (0 on a GPU: untouched)
+        self.generation_threads = 0 if cuda_available() else generation_threads(
+            self.driver.prover_cfg.model.generation_threads)
 
     def _stop_at_answer_end(self) -> bool:
         cfg = self.driver.prover_cfg
@@ -78,13 +82,14 @@ class ReplayGRPOTrainer(GRPOTrainer):
         return out
 
     def _generate(self, prompts: list) -> tuple:
-        rnd = self.driver.round
-        if rnd is None or self.tools or self.rollout_func is not None:
-            return super()._generate(prompts)
-        stop = (generate_with(self.accelerator.unwrap_model(self.model_wrapped), self._answer_end_stop)
-                if self.stop_at_answer_end else contextlib.nullcontext())
-        with stop:
-            return self.driver.generate(rnd, prompts, super()._generate)
+        with torch_threads(self.generation_threads):
+            rnd = self.driver.round
+            if rnd is None or self.tools or self.rollout_func is not None:
+                return super()._generate(prompts)
+            stop = (generate_with(self.accelerator.unwrap_model(self.model_wrapped), self._answer_end_stop)
+                    if self.stop_at_answer_end else contextlib.nullcontext())
+            with stop:
+                return self.driver.generate(rnd, prompts, super()._generate)
 
     def _get_output_dir(self, trial: Any) -> str:
         if self._staging_dir is not None:

@@ -1,0 +1,44 @@
+"""How many torch threads the policy generates with on CPU.
+
+A decode step of a small model is hundreds of tiny matrix products (a batch of 8 rows against each
+weight matrix). With several OpenMP threads, every product ends at a barrier that waits for the
+slowest thread; when another process (the Lean checker, another job) holds one of the cores, that
+thread is descheduled and each barrier waits for it. On the 2-core reference machine, with one
+core busy, a batch-8 product ran at 1.1-2.2 GFLOP/s on 2 threads against 31-34 GFLOP/s on one, and a
+whole ``generate`` 3-4x slower (``bench/train_step.py`` measures the trainer side by side).
+Training (products of thousands of rows) keeps torch's own thread count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+
+def generation_threads(setting: int) -> int:
+    """Threads for generation on CPU: ``setting`` when positive; 0 (auto) is one thread."""
+    if setting < 0:
+        raise ValueError(f"generation threads {setting}: use 0 (auto: 1 thread) or a thread count")
+    return setting or 1
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (0: leave them), then restore the previous count."""
+    if n <= 0:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    if n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+__all__ = ["generation_threads", "torch_threads"]
