@@ -177,19 +177,29 @@ def hardware_bound(model_params: int, batch: int) -> str:
     bw = 5 * 2 * x.numel() * 4 / (time.perf_counter() - t0)  # read + write bytes per second
     a = torch.randn(batch, 576)
     w = torch.randn(576, 4608)
-    t0 = time.perf_counter()
-    n = 0
-    while time.perf_counter() - t0 < 1.0:
-        for _ in range(64):
-            a @ w
-        n += 64
-    # throughput of the decode-shaped product (batch rows x hidden): what a decode step really runs
-    flops = n * 2 * batch * 576 * 4608 / (time.perf_counter() - t0)
+
+    def throughput() -> float:  # of the decode-shaped product (batch rows x hidden): what a decode step runs
+        t0 = time.perf_counter()
+        n = 0
+        while time.perf_counter() - t0 < 1.0:
+            for _ in range(64):
+                a @ w
+            n += 64
+        return n * 2 * batch * 576 * 4608 / (time.perf_counter() - t0)
+
+    from prover.policy.threads import generation_threads, torch_threads
+
+    own = torch.get_num_threads()
+    gen = generation_threads(0)
+    with torch_threads(gen):
+        flops = throughput()
+    flops_own = throughput()
     weight_bytes = model_params * 4
+    gflop = 2 * model_params * batch / 1e9
     return (f"bound of a bare decode step (batch {batch}, fp32): weights {weight_bytes / 1e9:.2f} GB / memory "
-            f"{bw / 1e9:.1f} GB/s = {weight_bytes / bw:.3f} s; {2 * model_params * batch / 1e9:.2f} GFLOP / "
-            f"{flops / 1e9:.1f} GFLOP/s (decode-shaped matmul) = {2 * model_params * batch / flops:.3f} s; "
-            f"torch threads {torch.get_num_threads()}, cores {os.cpu_count()}")
+            f"{bw / 1e9:.1f} GB/s = {weight_bytes / bw:.3f} s; {gflop:.2f} GFLOP / {flops / 1e9:.1f} GFLOP/s "
+            f"(decode-shaped matmul, {gen} thread(s), as the trainer generates) = {gflop * 1e9 / flops:.3f} s "
+            f"({flops_own / 1e9:.1f} GFLOP/s on torch's {own} threads); cores {os.cpu_count()}")
 
 
 def main(argv: Sequence[str] | None = None, *, verifier: Any = None, say: Any = print) -> str:
