@@ -120,3 +120,19 @@ def test_self_mine_end_to_end(tmp_path):
             ref = prop["parsed"]["meta"]["reference_code"]
             ast.parse(ref)  # the whole reference function, parseable on its own
             assert _check_full_function_extracted(f"```python\n{ref}\n```", prop["parsed"]["entry_point"])
+
+
+def test_sft_step_bench_end_to_end():
+    """bench/sft_step.py runs both configurations on the real model and prints its ratio line."""
+    import re
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import sft_step
+
+    lines: list[str] = []
+    last = sft_step.main(["--steps", "1", "--rounds", "1", "--pairs", "2"], say=lines.append)
+    assert lines[-1] == last
+    assert re.fullmatch(r"sft step speed-up: \d+\.\dx \(settings vs TRL defaults: bf16=\w+, "
+                        r"gradient_checkpointing=\w+\)", last), last
+    assert sum("s per step" in line for line in lines) == 3  # one line per run, then the means
