@@ -252,7 +252,7 @@ def test_killed_worker_mid_request_gives_error_and_pool_recovers(lean_verifier):
     assert lean_verifier.check(ADD, block("omega")).valid
 
 
-def test_worker_is_recycled_above_its_memory_limit_or_use_count(lean_verifier):
+def test_worker_is_recycled_above_its_memory_limit(lean_verifier):
     pool = lean_verifier.pool
     assert lean_verifier.check(ADD, block("omega")).valid  # a warm worker is serving
     (worker,) = pool.workers()
@@ -273,10 +273,8 @@ def test_worker_is_recycled_above_its_memory_limit_or_use_count(lean_verifier):
         assert lean_verifier.check(ADD, block("omega")).valid  # waits for the fresh worker
         (fresh,) = pool.workers()
         assert fresh is not worker and fresh.uses == 1
-        # at its use count: replaced as well
-        pool.max_uses = 2
-        assert lean_verifier.check(ADD, block("omega")).valid
-        assert pool.stats.recycled == recycled + 2 and fresh not in pool.workers()
+        # recycling at the use count is the same path, tested on the stand-in checker
+        # (test_lean_pool.py::test_pool_recycles_at_the_use_count): one wasm start less here
     finally:
         pool.max_uses, pool.max_rss_mb = old_uses, old_rss
     assert lean_verifier.check(ADD, block("omega")).valid
