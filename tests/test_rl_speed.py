@@ -240,3 +240,18 @@ def test_train_step_bench_end_to_end(lean_verifier):
     for line in steps:
         for part in ("generation", "verifier wait", "training", "other", "tok/s, bare generate"):
             assert part in line
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_generation_threads_bench_end_to_end():
+    sys.path.insert(0, str(ROOT / "bench"))
+    import generation_threads
+
+    lines: list[str] = []
+    last = generation_threads.main(["--busy", "0,1", "--new-tokens", "2", "--batch", "2", "--rounds", "1"],
+                                   say=lines.append)
+    assert lines[-1] == last
+    assert re.fullmatch(r"generation on 1 thread: \d+\.\d\dx \(idle\), \d+\.\d\dx \(with 1 busy core\(s\)\) the speed "
+                        r"of \d+ threads", last), last
+    assert sum("GFLOP/s, generate" in line for line in lines) >= 2
