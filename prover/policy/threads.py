@@ -3,9 +3,12 @@
 A decode step of a small model is hundreds of tiny matrix products (a batch of 8 rows against each
 weight matrix). With several OpenMP threads, every product ends at a barrier that waits for the
 slowest thread; when another process (the Lean checker, another job) holds one of the cores, that
-thread is descheduled and each barrier waits for it. On the 2-core reference machine, with one
-core busy, a batch-8 product ran at 1.1-2.2 GFLOP/s on 2 threads against 31-34 GFLOP/s on one, and a
-whole ``generate`` 3-4x slower (``bench/train_step.py`` measures the trainer side by side).
+thread is descheduled and each barrier waits for it. Measured on the 2-core reference machine
+(``bench/generation_threads.py``, docs/results/train_step_cpu/): with one core busy, the
+decode-shaped product ran at 38.0 GFLOP/s on 1 thread against 5.6 on 2, and ``generate`` 3.0x
+faster on 1 thread; on the idle machine 1 thread generated at 0.78x the speed of 2. Auto is one
+thread: it loses a fifth when the machine is idle and avoids the collapse when it is not (the
+common case on a shared laptop or CI machine); ``model.generation_threads N`` pins a count.
 Training (products of thousands of rows) keeps torch's own thread count.
 """
 
