@@ -32,19 +32,20 @@ def spin(stop: Any) -> None:
             x += 1
 
 
-def matmul_gflops(threads: int, batch: int, seconds: float = 1.0) -> float:
+def matmul_gflops(threads: int, batch: int, out_features: int = 1536, seconds: float = 1.0) -> float:
+    """GFLOP/s of the decode-shaped product (``batch`` rows x hidden 576 -> ``out_features``) on ``threads``."""
     import torch
 
     from prover.policy.threads import torch_threads
 
-    a, w = torch.randn(batch, 576), torch.randn(1536, 576)
+    a, w = torch.randn(batch, 576), torch.randn(out_features, 576)
     with torch_threads(threads):
         t0, n = time.perf_counter(), 0
         while time.perf_counter() - t0 < seconds:
             for _ in range(64):
                 torch.nn.functional.linear(a, w)
             n += 64
-        return n * 2 * batch * 576 * 1536 / (time.perf_counter() - t0) / 1e9
+        return n * 2 * batch * 576 * out_features / (time.perf_counter() - t0) / 1e9
 
 
 def generate_tok_s(model: Any, inputs: Any, threads: int, new_tokens: int) -> float:

@@ -175,25 +175,14 @@ def hardware_bound(model_params: int, batch: int) -> str:
     for _ in range(5):
         y.copy_(x)
     bw = 5 * 2 * x.numel() * 4 / (time.perf_counter() - t0)  # read + write bytes per second
-    a = torch.randn(batch, 576)
-    w = torch.randn(576, 4608)
+    from generation_threads import matmul_gflops  # bench/, beside this file
 
-    def throughput() -> float:  # of the decode-shaped product (batch rows x hidden): what a decode step runs
-        t0 = time.perf_counter()
-        n = 0
-        while time.perf_counter() - t0 < 1.0:
-            for _ in range(64):
-                a @ w
-            n += 64
-        return n * 2 * batch * 576 * 4608 / (time.perf_counter() - t0)
-
-    from prover.policy.threads import generation_threads, torch_threads
+    from prover.policy.threads import generation_threads
 
     own = torch.get_num_threads()
     gen = generation_threads(0)
-    with torch_threads(gen):
-        flops = throughput()
-    flops_own = throughput()
+    flops = matmul_gflops(gen, batch, 4608) * 1e9  # the decode-shaped product (batch rows x hidden), as generated
+    flops_own = matmul_gflops(own, batch, 4608) * 1e9
     weight_bytes = model_params * 4
     gflop = 2 * model_params * batch / 1e9
     return (f"bound of a bare decode step (batch {batch}, fp32): weights {weight_bytes / 1e9:.2f} GB / memory "
