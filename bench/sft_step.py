@@ -39,8 +39,9 @@ def warm_pairs(n: int) -> list[dict[str, Any]]:
     return [pair_row(first_attempt(p), clean_text(answer)) for p, answer in candidate_pairs(WarmStartOptions(pairs=n))]
 
 
-def step_seconds(rows: Sequence[dict[str, Any]], model: str, steps: int, defaults: bool) -> float:
-    """Seconds per optimizer step of one short LoRA run (model loading excluded)."""
+def step_seconds(rows: Sequence[dict[str, Any]], model: str, steps: int, overrides: dict[str, Any]) -> float:
+    """Seconds per optimizer step of one short LoRA run (model loading excluded); ``overrides`` replace
+    fields of the settings' ``SFTConfig`` (TRL's defaults for the other configuration)."""
     import datasets
     import torch
     from peft import LoraConfig
@@ -58,12 +59,7 @@ def step_seconds(rows: Sequence[dict[str, Any]], model: str, steps: int, default
         tok.pad_token = tok.eos_token
     settings = dataclasses.replace(WarmStartOptions().sft_settings(), max_steps=steps, batch_size=len(rows))
     with tempfile.TemporaryDirectory(prefix="sft-step-") as out, quiet_gradient_checkpointing_rename():
-        args = sft_args(settings, out)
-        if defaults:  # TRL's own defaults for the two fields train_sft sets
-            from trl import SFTConfig
-
-            trl = SFTConfig(output_dir=out, use_cpu=not torch.cuda.is_available())
-            args = dataclasses.replace(args, bf16=trl.bf16, gradient_checkpointing=trl.gradient_checkpointing)
+        args = dataclasses.replace(sft_args(settings, out), **overrides)
         times: list[float] = []
 
         class Clock(TrainerCallback):
@@ -96,13 +92,15 @@ def main(argv: Sequence[str] | None = None, *, say: Any = print) -> str:
     from trl import SFTConfig
 
     trl = SFTConfig(output_dir=tempfile.gettempdir(), use_cpu=not torch.cuda.is_available())
+    # TRL's own defaults for the two fields train_sft sets
+    trl_defaults = {"bf16": trl.bf16, "gradient_checkpointing": trl.gradient_checkpointing}
     rows = warm_pairs(args.pairs)
     say(f"machine: {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
         f"GPU {torch.cuda.is_available()}; {len(rows)} pairs, {args.steps} steps per run")
     per: dict[bool, list[float]] = {False: [], True: []}
     for r in range(args.rounds):
         for defaults in (False, True):
-            s = step_seconds(rows, args.model, args.steps, defaults)
+            s = step_seconds(rows, args.model, args.steps, trl_defaults if defaults else {})
             per[defaults].append(s)
             say(f"round {r + 1}: {'TRL defaults' if defaults else 'settings'}: {s:.1f} s per step")
     ours, theirs = (sum(per[d]) / len(per[d]) for d in (False, True))
