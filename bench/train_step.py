@@ -8,11 +8,15 @@ Two short training runs in one process, on the same machine, the same verifier
   A  the few-shot recipe (the default of commit c9a1b6b): 3 worked examples in every
      fresh prompt, 160 new tokens, the fresh and correction streams generated in two
      calls, rollouts run to end-of-sequence or the token limit, generator level 0 first,
-     three errors in an error-fix turn's feedback, generation on torch's own thread count;
+     three errors in an error-fix turn's feedback, generation on torch's own thread count,
+     every row's prompt run through the model on its own (no shared prefill), micro-batches of 2,
+     sampling temperature 0.4;
   B  the new default (this checkout's defaults) with ``few_shot 0``: the prompt the
      warm-started policy gets (the embedded default adds no examples once it is warm-started),
      generator level 3 first, the first error only in an error-fix turn's feedback, generation on
-     one torch thread (``model.generation_threads`` auto; the bare ``generate`` uses the same).
+     one torch thread (``model.generation_threads`` auto; the bare ``generate`` uses the same), each
+     distinct prompt's forward pass shared by its group in generation and training (``grpo.share_prefill``
+     auto; the bare ``generate`` does the same) and whole groups per micro-batch (``grpo.grad_accum 1``).
      Where this checkout has the warm-start stage, B starts from the warm-started policy as the
      default does (A from the base model, as c9a1b6b did); without it, B runs the base model
      zero-shot and its solve rates mean nothing: only speed is compared.
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -52,7 +57,8 @@ from transformers import TrainerCallback  # noqa: E402
 # A: the settings of commit c9a1b6b's default that this checkout changed or that the new default drops.
 FEW_SHOT_RECIPE: tuple[str, ...] = ("--few_shot", "3", "--grpo.max_new_tokens", "160", "--verify_early", "true",
                                     "--grpo.stop_at_answer_end", "off", "--problems.difficulty.start_level", "0",
-                                    "--lean.max_errors", "3")
+                                    "--lean.max_errors", "3", "--grpo.share_prefill", "off", "--grpo.grad_accum", "4",
+                                    "--grpo.temperature", "0.4")
 NEW_DEFAULT: tuple[str, ...] = ("--few_shot", "0",)
 FINAL = "train step speed-up: {r:.1f}x (new default vs few-shot recipe), trainer generation at {p:.0f}% of bare generate"
 
@@ -90,6 +96,7 @@ class BareGenerate(TrainerCallback):
         import torch
         from transformers import StoppingCriteriaList
 
+        from prover.policy.prefill import generate_shared_prefill
         from prover.policy.threads import torch_threads
 
         tr = self.trainer
@@ -105,8 +112,11 @@ class BareGenerate(TrainerCallback):
         try:
             with torch.no_grad(), torch_threads(tr.generation_threads):  # the trainer's generation threads
                 t0 = time.perf_counter()
-                out = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                                     generation_config=tr.generation_config, stopping_criteria=stop)
+                gen = model.generate
+                if tr.share_prefill:  # the trainer's generation settings, its shared prefill included
+                    gen = functools.partial(generate_shared_prefill, model, model.generate)
+                out = gen(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                          generation_config=tr.generation_config, stopping_criteria=stop)
                 seconds = time.perf_counter() - t0
         finally:
             model.train(was_training)

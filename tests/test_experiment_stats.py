@@ -55,7 +55,7 @@ def test_equal_budget_gain_compares_one_chain_with_two_attempts():
 
 
 def test_ratio_and_by_source():
-    assert stats.ratio(1, 4) == {"rate": 0.25, "num": 1, "den": 4}
+    assert stats.ratio(1, 4) == {"rate": 0.25, "num": 1, "den": 4, "ci": stats.wilson(1, 4)}
     assert stats.ratio(0, 0)["rate"] is None
     counts = {"a": {"n": 2, "c": 1, "m": 0, "c_corrected": 0}, "b": {"n": 2, "c": 2, "m": 0, "c_corrected": 0}}
     assert stats.by_source(counts, {"a": "l0", "b": "l1"}) == {"l0": {"problems": 1, "pass@1": 0.5},
@@ -131,3 +131,15 @@ def test_every_shipped_experiment_config_loads(path):
     typo = load_config(ExperimentConfig, ["--config", str(path), f"--arms.{arm}.replay.ratioo", "0"])
     with pytest.raises(ConfigError, match=rf"experiment arm {arm}: .*ratioo"):
         Experiment(typo)
+
+
+def test_wilson_interval_known_values_and_edges():
+    lo, hi = stats.wilson(1, 4)
+    assert abs(lo - 0.0456) < 1e-3 and abs(hi - 0.6994) < 1e-3  # the textbook Wilson interval of 1 of 4
+    lo, hi = stats.wilson(0, 10)
+    assert lo == 0.0 and 0.27 < hi < 0.28  # not empty at 0 of n
+    lo, hi = stats.wilson(10, 10)
+    assert hi == 1.0 and 0.72 < lo < 0.73
+    assert stats.wilson(0, 0) is None and stats.ratio(0, 0)["ci"] is None
+    a, b = stats.wilson(50, 100), stats.wilson(500, 1000)
+    assert a[0] < b[0] < 0.5 < b[1] < a[1]  # narrower with more trials

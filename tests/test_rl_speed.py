@@ -137,7 +137,7 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
     import torch
 
     seen: dict = {"texts": [], "logp_calls_in_rounds": 0, "logp_calls": 0, "use_cache": [], "calls": 0,
-                  "widths": [], "threads": [], "train_threads": []}
+                  "widths": [], "threads": [], "train_threads": [], "prefills": [], "loss_forwards": []}
     threads_before = torch.get_num_threads()
 
     class Watch(TrainerCallback):
@@ -151,8 +151,13 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
             state = {"in_round": False, "generating": False}
 
             def width(module, args):  # tokens fed per forward while generating: 1 after the prompt with a KV cache
+                shape = (int(args[0].shape[0]), int(args[0].shape[1]))
                 if state["generating"]:
-                    seen["widths"].append(int(args[0].shape[1]))
+                    seen["widths"].append(shape[1])
+                elif state["in_round"]:
+                    seen["prefills"].append(shape)
+                else:
+                    seen["loss_forwards"].append(shape)
 
             model.get_input_embeddings().register_forward_pre_hook(width)
 
@@ -196,8 +201,16 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
     assert result.final_step == 1
     assert seen["calls"] == 1, "one generation call for the whole batch on CPU"
     assert seen["use_cache"] == [None] or seen["use_cache"] == [True]  # None: generate's default, the cache on
-    assert len(seen["widths"]) > 2 and seen["widths"][0] > 1 and set(seen["widths"][1:]) == {1}, \
-        "the prompt is run once, then one new token per forward (the KV cache is used)"
+    # grpo.share_prefill (auto: on without a GPU): each of the 2 distinct prompts is run once, all but its last
+    # token, before generate; generate then feeds one token per row and forward (the KV cache is used)
+    assert len(seen["prefills"]) == 1 and seen["prefills"][0][0] == 2
+    assert len(seen["widths"]) > 2 and set(seen["widths"]) == {1}, "one new token per forward after the prefill"
+    # the loss: 2 micro-batches of 4 rows drawn from 2 groups, so some rows share a prompt, whose forward pass runs
+    # once (fewer rows), then the completions of all 4 rows on top of the copied cache
+    assert len(seen["loss_forwards"]) == 4
+    for prefix, rest in zip(seen["loss_forwards"][::2], seen["loss_forwards"][1::2]):
+        assert prefix[0] < 4 and prefix[1] == seen["prefills"][0][1]  # the padded prompt width less one token
+        assert rest[0] == 4 and 2 <= rest[1] <= 97  # the last prompt token and the completions (<= 96 tokens)
     assert seen["logp_calls_in_rounds"] == 0, "no forward pass for old log-probs"
     assert seen["logp_calls"] == 2  # one per micro-batch of the loss
     # generation on one torch thread (model.generation_threads auto), training on torch's own count

@@ -103,7 +103,8 @@ def _fmt(stat: Mapping[str, Any] | None) -> str:
 def _rate(r: Mapping[str, Any] | None) -> str:
     if not r or r.get("rate") is None:
         return "n/a (0)"
-    return f"{r['rate']:.3f} ({r['num']}/{r['den']})"
+    ci = r.get("ci")
+    return f"{r['rate']:.3f} ({r['num']}/{r['den']})" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
 
 def render_table(results: Mapping[str, Any]) -> str:

@@ -90,8 +90,22 @@ def by_source(counts: Counts, sources: Mapping[str, str], k: int = 1) -> dict[st
     return {src: {"problems": len(v), f"pass@{k}": round(sum(v) / len(v), 4)} for src, v in sorted(groups.items())}
 
 
+def wilson(num: int, den: int, z: float = 1.959964) -> list[float] | None:
+    """The Wilson score 95% interval of a binomial rate ``num / den`` (``None`` when ``den`` is 0): unlike the
+    normal approximation it stays inside [0, 1] and is not empty at 0 of n or n of n."""
+    if den <= 0:
+        return None
+    p = num / den
+    centre = (p + z * z / (2 * den)) / (1 + z * z / den)
+    half = z * ((p * (1 - p) / den + z * z / (4 * den * den)) ** 0.5) / (1 + z * z / den)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+
+
 def ratio(num: float, den: float) -> dict[str, Any]:
-    return {"rate": round(num / den, 4) if den else None, "num": int(round(num)), "den": int(round(den))}
+    """A rate with its counts and Wilson 95% interval (``ci``; None when nothing was counted)."""
+    n, d = int(round(num)), int(round(den))
+    return {"rate": round(num / den, 4) if den else None, "num": n, "den": d, "ci": wilson(n, d)}
 
 
-__all__ = ["Counts", "by_source", "equal_budget_gain", "paired_bootstrap", "pass_at", "pool_seeds", "ratio"]
+__all__ = ["Counts", "by_source", "equal_budget_gain", "paired_bootstrap", "pass_at", "pool_seeds", "ratio",
+           "wilson"]

@@ -13,6 +13,7 @@ import torch
 
 from prover.policy.base import Completion, Messages, Policy, SamplingParams
 from prover.policy.config import PolicyConfig
+from prover.policy.prefill import generate_shared_prefill
 from prover.policy.embedded import resolve_model
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,11 @@ class TransformersPolicy(Policy):
         if params.stop:
             kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
         with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+            if self.device.type == "cpu":  # rows of one prompt (params.n > 1) prefilled once; a GPU computes as before
+                out = generate_shared_prefill(self.model, self.model.generate, input_ids=input_ids,
+                                              attention_mask=mask, **kwargs)
+            else:
+                out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
         generated = out[:, input_ids.shape[1]:].tolist()
         completions = [self._finish(list(p), g, params) for p, g in zip(seqs, generated)]
         if params.logprobs:

@@ -104,8 +104,10 @@ class GRPOOptions:
     loss_type: str = field(default="dapo", metadata={"help": f"TRL loss aggregation, one of {LOSS_TYPES}: dapo = "
                                                               "token-level mean over the whole batch; grpo = per-"
                                                               "sequence mean; dr_grpo = sum / constant."})
-    grad_accum: int = field(default=4, metadata={"help": "Micro-batches per optimizer step (gradient accumulation); "
-                                                          "more = less activation memory, same update."})
+    grad_accum: int = field(default=1, metadata={"help": "Micro-batches per optimizer step (gradient accumulation); "
+                                                          "more = less activation memory, same update. With "
+                                                          "grpo.share_prefill a micro-batch shares a prompt's forward "
+                                                          "pass only among its own rows, so 1 (whole groups) saves most."})
     num_iterations: int = field(default=1, metadata={"help": "Optimizer passes per generated batch (mu in the "
                                                               "GRPO paper); > 1 makes the clip active."})
     max_prompt_tokens: int = field(default=1536, metadata={"help": "Prompts longer than this (tokens, chat template "
@@ -115,10 +117,17 @@ class GRPOOptions:
         "help": "Stop a Lean rollout at the closing fence of its answer block (the format allows nothing after "
                 "it): on, off, or auto (on without a GPU, where every decoded token costs; off on a GPU, so GPU "
                 "runs compute what they always did)."})
-    temperature: float = field(default=0.4, metadata={
-        "help": "Sampling temperature of the rollouts (> 0; TRL scales the log-probs to match). 0.4 suits the "
-                "embedded 135M model (level-0 problems, 3 examples: 10/48 valid at 0.4, 3/48 at 0.7, 0/48 at "
-                "1.0); larger models are usually trained at 1.0."})
+    share_prefill: str = field(default="auto", metadata={
+        "help": "Prefill each distinct prompt once per generation call and copy its key/value cache to the "
+                "group's rows (prover.policy.prefill; the same tokens, less compute): on, off, or auto (on "
+                "without a GPU; off on a GPU, so GPU runs compute what they always did). transformers' "
+                "generate only (vLLM has its own prefix cache)."})
+    temperature: float = field(default=1.0, metadata={
+        "help": "Sampling temperature of the rollouts (> 0; TRL scales the log-probs to match). GRPO needs groups "
+                "whose completions differ: the warm-started embedded model at 1.0 gave mixed rewards in 4 of 8 "
+                "level-3 groups, at 0.4 in 2 of 8 (docs/results/mixed_groups_cpu). The base model without a warm "
+                "start writes valid Lean far more often at 0.4 (3 worked examples, level 0: 10/48 at 0.4, 0/48 at "
+                "1.0)."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling of the rollouts, in (0, 1]."})
     mask_truncated_completions: bool = field(default=False, metadata={"help": "Leave completions cut at "
                                                                                "max_new_tokens out of the loss."})
@@ -176,6 +185,10 @@ class GRPOOptions:
                                                                      str(self.stop_at_answer_end).lower())
         if self.stop_at_answer_end not in ("auto", "on", "off"):
             raise ValueError(f"grpo.stop_at_answer_end={self.stop_at_answer_end!r}: use auto, on or off")
+        self.share_prefill = {"true": "on", "false": "off"}.get(str(self.share_prefill).lower(),
+                                                               str(self.share_prefill).lower())
+        if self.share_prefill not in ("auto", "on", "off"):
+            raise ValueError(f"grpo.share_prefill={self.share_prefill!r}: use auto, on or off")
         if self.temperature <= 0:
             raise ValueError(f"grpo.temperature={self.temperature}: rollouts must be sampled; use a value > 0, e.g. 1.0")
         if not 0 < self.top_p <= 1:

@@ -1,4 +1,4 @@
-"""``ReplayGRPOTrainer``: TRL's ``GRPOTrainer`` with the replay core plugged into four hooks, and nothing else.
+"""``ReplayGRPOTrainer``: TRL's ``GRPOTrainer`` with the replay core plugged into five hooks, and nothing else.
 
 * ``_generate_and_score_completions``: the dataset holds placeholder *slots*;
   before TRL generates, ``ReplayDriver.begin_round`` fills the batch's slots with
@@ -7,7 +7,10 @@
 * ``_generate``: ``ReplayDriver.generate`` runs TRL's generation (on a GPU the
   fresh stream first, verified while the correction stream is generated), with
   rollouts stopped at the answer block's closing fence when
-  ``grpo.stop_at_answer_end`` is on (``prover.rl.stopping``);
+  ``grpo.stop_at_answer_end`` is on (``prover.rl.stopping``) and each distinct prompt
+  prefilled once when ``grpo.share_prefill`` is on (``prover.policy.prefill``);
+* ``_get_per_token_logps_and_entropies``: with ``grpo.share_prefill`` on, the loss's forward
+  pass runs each distinct prompt once per micro-batch (``prover.policy.prefill``);
 * ``_save_checkpoint`` / ``_get_output_dir``: TRL's checkpoint is written into a
   staging directory, the replay store and driver state are added, and the
   directory is committed atomically (``prover.rl.checkpoint``).
@@ -25,6 +28,7 @@ from typing import Any
 
 from trl import GRPOTrainer
 
+from prover.policy.prefill import shared_prefix_logps
 from prover.policy.threads import generation_threads, torch_threads
 from prover.rl import checkpoint as ckpt_io
 from prover.rl.driver import ReplayDriver
@@ -48,6 +52,7 @@ class ReplayGRPOTrainer(GRPOTrainer):
         self._staging_dir: Path | None = None
         self._fence_ids: frozenset[int] | None = None
         self.stop_at_answer_end = self._stop_at_answer_end()
+        self.share_prefill = self._share_prefill()
         # torch threads while generating on CPU (0 on a GPU: untouched)
         self.generation_threads = 0 if cuda_available() else generation_threads(
             self.driver.prover_cfg.model.generation_threads)
@@ -68,6 +73,28 @@ class ReplayGRPOTrainer(GRPOTrainer):
         self._fence_ids = backtick_token_ids(self._tokenizer)
         return True
 
+    def _share_prefill(self) -> bool:
+        mode = self.driver.prover_cfg.grpo.share_prefill
+        if mode == "off" or (mode == "auto" and cuda_available()):
+            return False
+        if self.use_vllm or self.use_transformers_continuous_batching:
+            return False  # their own prefix caching
+        return True
+
+    def _get_per_token_logps_and_entropies(self, model: Any, input_ids: Any, attention_mask: Any, logits_to_keep: int,
+                                           batch_size: int | None = None, compute_entropy: bool = False,
+                                           compute_aux_loss: bool = False, **multimodal: Any) -> tuple:
+        """TRL's log-probs, with each distinct prompt's forward pass run once (``grpo.share_prefill``)."""
+        if (self.share_prefill and not compute_aux_loss and not self.args.gradient_checkpointing
+                and all(v is None for v in multimodal.values())):
+            got = shared_prefix_logps(model, input_ids, attention_mask, logits_to_keep, compute_entropy=compute_entropy,
+                                      batch_size=batch_size, autocast=self.accelerator.autocast)
+            if got is not None:
+                return (*got, None)
+        return super()._get_per_token_logps_and_entropies(
+            model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size, compute_entropy=compute_entropy,
+            compute_aux_loss=compute_aux_loss, **multimodal)
+
     def _answer_end_stop(self, input_ids: Any) -> list[AnswerEndStop]:
         return [AnswerEndStop(self._tokenizer, int(input_ids.shape[1]), self._fence_ids)]
 
@@ -86,9 +113,11 @@ class ReplayGRPOTrainer(GRPOTrainer):
             rnd = self.driver.round
             if rnd is None or self.tools or self.rollout_func is not None:
                 return super()._generate(prompts)
-            stop = (generate_with(self.accelerator.unwrap_model(self.model_wrapped), self._answer_end_stop)
-                    if self.stop_at_answer_end else contextlib.nullcontext())
-            with stop:
+            criteria = self._answer_end_stop if self.stop_at_answer_end else None
+            patch = (generate_with(self.accelerator.unwrap_model(self.model_wrapped), criteria,
+                                   share_prefill=self.share_prefill)
+                     if criteria is not None or self.share_prefill else contextlib.nullcontext())
+            with patch:
                 return self.driver.generate(rnd, prompts, super()._generate)
 
     def _get_output_dir(self, trial: Any) -> str:

@@ -1,6 +1,6 @@
 """Everything the trainer knows about TRL's private API, in one place, checked against the installed version.
 
-``ReplayGRPOTrainer`` overrides four private ``GRPOTrainer`` methods (``HOOKS``)
+``ReplayGRPOTrainer`` overrides five private ``GRPOTrainer`` methods (``HOOKS``)
 and reads the tuple ``_generate`` returns (``GENERATE_FIELDS``). These change
 between TRL releases, so ``check_versions()`` refuses to train outside the
 range the tests ran on (``TESTED``), with a message that says what to install.
@@ -25,6 +25,11 @@ HOOKS: dict[str, tuple[str, ...]] = {
     "_generate": ("prompts",),
     "_save_checkpoint": ("model", "trial"),
     "_get_output_dir": ("trial",),
+    "_get_per_token_logps_and_entropies": ("model", "input_ids", "attention_mask", "logits_to_keep", "batch_size",
+                                           "compute_entropy", "compute_aux_loss", "pixel_values", "image_grid_thw",
+                                           "num_images", "pixel_attention_mask", "spatial_shapes", "num_tiles",
+                                           "image_sizes", "token_type_ids", "mm_token_type_ids",
+                                           "image_position_ids"),
 }
 # What GRPOTrainer._generate returns, by position.
 GENERATE_FIELDS: tuple[str, ...] = ("prompt_ids", "completion_ids", "tool_mask", "completions", "logprobs",
@@ -92,8 +97,9 @@ def _scatter(va: Any, vb: Any, ia: list[int], ib: list[int], n: int) -> list[Any
 
 
 @contextlib.contextmanager
-def generate_with(model: Any, make_criteria: Any) -> Iterator[None]:
-    """While inside, ``model.generate`` (the unwrapped model TRL generates with) gets stopping criteria.
+def generate_with(model: Any, make_criteria: Any = None, *, share_prefill: bool = False) -> Iterator[None]:
+    """While inside, ``model.generate`` (the unwrapped model TRL generates with) gets stopping criteria
+    and/or each distinct prompt's prefill computed once (``prover.policy.prefill``).
 
     TRL 1.16's transformers path calls ``unwrapped_model.generate(**inputs, generation_config=...)`` and
     passes no ``stopping_criteria``; ``make_criteria(input_ids)`` builds them per call (the prompt length
@@ -101,12 +107,16 @@ def generate_with(model: Any, make_criteria: Any) -> Iterator[None]:
     """
     from transformers import StoppingCriteriaList
 
+    from prover.policy.prefill import generate_shared_prefill
+
     original = model.generate
 
     def generate(*args: Any, **kwargs: Any) -> Any:
         input_ids = kwargs.get("input_ids", args[0] if args else None)
-        if input_ids is not None and kwargs.get("stopping_criteria") is None:
+        if make_criteria is not None and input_ids is not None and kwargs.get("stopping_criteria") is None:
             kwargs["stopping_criteria"] = StoppingCriteriaList(make_criteria(input_ids))
+        if share_prefill:
+            return generate_shared_prefill(model, original, *args, **kwargs)
         return original(*args, **kwargs)
 
     own = model.__dict__.get("generate")  # an instance attribute of its own, if any, is put back
