@@ -13,6 +13,7 @@ expected, a missing file says which file.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import types
@@ -144,7 +145,10 @@ def build(cls: type, data: Mapping[str, Any], *, prefix: str = "", origins: Mapp
                 value = {}
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{full} ({where}): expected a section (mapping) of {tp.__name__} keys, got {value!r}")
-            kwargs[key] = build(tp, value, prefix=f"{full}.", origins=origins)
+            # keys the section leaves out keep the parent's default for it (a field's default_factory may set
+            # some, e.g. DifficultyConfig(start_level=3)), not the section class's own defaults
+            merged = _deep_merge(_section_defaults(cls, key), value)
+            kwargs[key] = build(tp, merged, prefix=f"{full}.", origins=origins)
         else:
             kwargs[key] = _coerce(value, tp, f"{full} ({where})")
     try:
@@ -155,6 +159,38 @@ def build(cls: type, data: Mapping[str, Any], *, prefix: str = "", origins: Mapp
         where = sorted({v for k, v in origins.items() if k.startswith(prefix)}) if prefix else []
         src = f" (set in {', '.join(where)})" if where else ""
         raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}{src}: {e}") from None
+
+
+def _section_defaults(cls: type, key: str) -> dict[str, Any]:
+    """The values of section ``key``'s default in ``cls`` (its default or default_factory), as a nested mapping
+    of its init fields; empty when the section has no default of its own."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == key)
+    if f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    elif f.default is not dataclasses.MISSING:
+        default = f.default
+    else:
+        return {}
+    if not dataclasses.is_dataclass(default):
+        return {}
+    return _init_values(default)
+
+
+def _init_values(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        if not f.init:
+            continue
+        value = getattr(obj, f.name)
+        out[f.name] = _init_values(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
+    return out
+
+
+def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(out.get(k), Mapping) and isinstance(v, Mapping) else v
+    return out
 
 
 def _yaml_lines(text: str, path: str) -> dict[str, str]:

@@ -84,6 +84,33 @@ def test_precedence_defaults_yaml_cli(tmp_path):
     assert cfg.grpo.batch_size == TrainConfig().grpo.batch_size  # untouched default
 
 
+def test_a_partial_section_keeps_the_parents_defaults(tmp_path):
+    """Setting one key of a section keeps the other keys at the parent's defaults for that section (its
+    default_factory), not at the section class's own: a run that sets problems.difficulty.max_level still
+    starts at level 3, and one that sets lean.timeout_s still shows one error (a bug once reset both)."""
+    want = TrainConfig()
+    assert want.problems.difficulty.start_level == 3 and want.lean.max_errors == 1  # the parent's defaults
+    path = tmp_path / "c.yaml"
+    path.write_text("problems:\n  difficulty:\n    max_level: 4\nlean:\n  timeout_s: 30\n")
+    for cfg in (load_config(path, []),
+                config_from_argv(["--problems.difficulty.max_level", "4", "--lean.timeout_s", "30"]),
+                load_config(None, [("problems.difficulty.max_level", "4"), ("lean.timeout_s", "30")])):
+        assert cfg.problems.difficulty.max_level == 4 and cfg.lean.timeout_s == 30
+        assert cfg.problems.difficulty.start_level == 3 and cfg.lean.max_errors == 1
+        assert cfg.problems.pool_size == want.problems.pool_size
+    # an explicit value still wins
+    assert config_from_argv(["--problems.difficulty.start_level", "0"]).problems.difficulty.start_level == 0
+
+
+def test_a_partial_sft_section_keeps_the_warm_start_defaults():
+    from prover.config import load as load_cfg
+    from prover.finetune.warm import WarmStartConfig
+
+    base = WarmStartConfig().sft
+    cfg = load_cfg(WarmStartConfig, None, [("sft.lora_rank", "4")])
+    assert cfg.sft.lora_rank == 4 and cfg.sft.epochs == base.epochs
+
+
 def test_parse_overrides_forms():
     assert parse_overrides(["--a.b", "1", "--c=2", "--flag", "--d-e", "x"]) == [
         ("a.b", "1"), ("c", "2"), ("flag", "true"), ("d_e", "x")]

@@ -144,8 +144,10 @@ class Experiment:
         summary_file = run_dir / "summary.json"
         if summary_file.is_file() and (run_dir / "attempts.jsonl").is_file():
             saved = json.loads(summary_file.read_text())
-            if saved.get("problems") == len(problems) and saved.get("config", {}).get("model") == model:
+            if reusable(saved, ecfg, problems):
                 return saved
+            stale = set_aside(run_dir)  # another held-out set or other settings: kept, not reused
+            self.say(f"{run_dir} holds an evaluation of other problems or settings; moved to {stale}")
         self.say(f"evaluating {model} on {len(problems)} held-out problems ({e.samples} samples"
                  f"{', ' + str(e.correction_budget) + ' fixes' if e.correction_budget else ''} each) -> {run_dir}")
         return run_eval(ecfg, verifier=self.verifier(), problems=problems)
@@ -200,6 +202,36 @@ class Experiment:
                   "budget": budget(root / "train", self.cfg.steps), "eval": _eval_record(summary)}
         done.write_text(json.dumps(clean_obj(record), indent=2))
         return record
+
+
+# EvalConfig fields that must match for a saved evaluation to stand for this one
+_SAME = ("model", "n", "k", "temperature", "top_p", "max_new_tokens", "few_shot", "correction", "correction_budget",
+         "seed")
+
+
+def reusable(saved: dict[str, Any], ecfg: Any, problems: list[Any]) -> bool:
+    """Whether a saved ``run_eval`` summary is this evaluation: the same held-out problem ids (not just as many:
+    the held-out set depends on the seeds and steps whose training statements it excludes) and settings."""
+    from dataclasses import asdict
+
+    want = asdict(ecfg)
+    have = saved.get("config", {})
+    if any(_plain(have.get(key)) != _plain(want.get(key)) for key in _SAME):
+        return False
+    return set(saved.get("per_problem", {})) == {p.id for p in problems}
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def set_aside(run_dir: Path) -> Path:
+    """Rename ``run_dir`` to the first free ``<name>.stale-<i>`` (nothing stored is deleted)."""
+    i = 1
+    while (target := run_dir.with_name(f"{run_dir.name}.stale-{i}")).exists():
+        i += 1
+    run_dir.rename(target)
+    return target
 
 
 def _eval_record(summary: dict[str, Any]) -> dict[str, Any]:
