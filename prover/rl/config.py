@@ -85,6 +85,14 @@ class ModelOptions:
         return self.name_or_path.startswith("embedded:")
 
 
+def _auto_on_off(key: str, value: Any) -> str:
+    """A CPU-only speed switch: auto, on or off (true/false read as on/off)."""
+    mode = {"true": "on", "false": "off"}.get(str(value).lower(), str(value).lower())
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"{key}={value!r}: use auto, on or off")
+    return mode
+
+
 @dataclass
 class GRPOOptions:
     batch_size: int = field(default=2, metadata={"help": "Prompts per optimizer step (fresh + replay), before the "
@@ -181,14 +189,8 @@ class GRPOOptions:
             raise ValueError(f"grpo.max_prompt_tokens={self.max_prompt_tokens}: too small for any prompt; use e.g. 1536")
         if self.max_new_tokens < 1:
             raise ValueError(f"grpo.max_new_tokens={self.max_new_tokens}: use a positive token count, e.g. 160")
-        self.stop_at_answer_end = {"true": "on", "false": "off"}.get(str(self.stop_at_answer_end).lower(),
-                                                                     str(self.stop_at_answer_end).lower())
-        if self.stop_at_answer_end not in ("auto", "on", "off"):
-            raise ValueError(f"grpo.stop_at_answer_end={self.stop_at_answer_end!r}: use auto, on or off")
-        self.share_prefill = {"true": "on", "false": "off"}.get(str(self.share_prefill).lower(),
-                                                               str(self.share_prefill).lower())
-        if self.share_prefill not in ("auto", "on", "off"):
-            raise ValueError(f"grpo.share_prefill={self.share_prefill!r}: use auto, on or off")
+        self.stop_at_answer_end = _auto_on_off("grpo.stop_at_answer_end", self.stop_at_answer_end)
+        self.share_prefill = _auto_on_off("grpo.share_prefill", self.share_prefill)
         if self.temperature <= 0:
             raise ValueError(f"grpo.temperature={self.temperature}: rollouts must be sampled; use a value > 0, e.g. 1.0")
         if not 0 < self.top_p <= 1:

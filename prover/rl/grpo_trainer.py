@@ -40,6 +40,11 @@ from prover.rl.trl_compat import check_versions, generate_with
 log = logging.getLogger(__name__)
 
 
+def _cpu_switch(mode: str) -> bool:
+    """An auto/on/off speed switch: auto is on without a GPU (a GPU run computes what it always did)."""
+    return mode == "on" or (mode == "auto" and not cuda_available())
+
+
 class ReplayGRPOTrainer(GRPOTrainer):
     """``GRPOTrainer`` whose batches come online from the replay core (see the module docstring)."""
 
@@ -59,8 +64,7 @@ class ReplayGRPOTrainer(GRPOTrainer):
 
     def _stop_at_answer_end(self) -> bool:
         cfg = self.driver.prover_cfg
-        mode = cfg.grpo.stop_at_answer_end
-        if mode == "off" or (mode == "auto" and cuda_available()) or cfg.domain not in STOP_DOMAINS:
+        if not _cpu_switch(cfg.grpo.stop_at_answer_end) or cfg.domain not in STOP_DOMAINS:
             return False
         if self.use_vllm or self.use_transformers_continuous_batching:
             log.warning("grpo.stop_at_answer_end needs transformers' generate; vLLM / continuous batching "
@@ -74,8 +78,7 @@ class ReplayGRPOTrainer(GRPOTrainer):
         return True
 
     def _share_prefill(self) -> bool:
-        mode = self.driver.prover_cfg.grpo.share_prefill
-        if mode == "off" or (mode == "auto" and cuda_available()):
+        if not _cpu_switch(self.driver.prover_cfg.grpo.share_prefill):
             return False
         if self.use_vllm or self.use_transformers_continuous_batching:
             return False  # their own prefix caching
