@@ -32,13 +32,16 @@ def spin(stop: Any) -> None:
             x += 1
 
 
-def matmul_gflops(threads: int, batch: int, out_features: int = 1536, seconds: float = 1.0) -> float:
-    """GFLOP/s of the decode-shaped product (``batch`` rows x hidden 576 -> ``out_features``) on ``threads``."""
+def matmul_gflops(threads: int, batch: int, out_features: int = 1536, seconds: float = 1.0, *,
+                  bf16: bool = False) -> float:
+    """GFLOP/s of the decode-shaped product (``batch`` rows x hidden 576 -> ``out_features``) on ``threads``,
+    in fp32 or (``bf16``) bf16."""
     import torch
 
     from prover.policy.threads import torch_threads
 
-    a, w = torch.randn(batch, 576), torch.randn(out_features, 576)
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a, w = torch.randn(batch, 576, dtype=dtype), torch.randn(out_features, 576, dtype=dtype)
     with torch_threads(threads):
         t0, n = time.perf_counter(), 0
         while time.perf_counter() - t0 < seconds:

@@ -10,13 +10,15 @@ Two short training runs in one process, on the same machine, the same verifier
      calls, rollouts run to end-of-sequence or the token limit, generator level 0 first,
      three errors in an error-fix turn's feedback, generation on torch's own thread count,
      every row's prompt run through the model on its own (no shared prefill), micro-batches of 2,
-     sampling temperature 0.4;
+     sampling temperature 0.4, fp32 (c9a1b6b's ``auto`` on every CPU);
   B  the new default (this checkout's defaults) with ``few_shot 0``: the prompt the
      warm-started policy gets (the embedded default adds no examples once it is warm-started),
      generator level 3 first, the first error only in an error-fix turn's feedback, generation on
      one torch thread (``model.generation_threads`` auto; the bare ``generate`` uses the same), each
      distinct prompt's forward pass shared by its group in generation and training (``grpo.share_prefill``
-     auto; the bare ``generate`` does the same) and whole groups per micro-batch (``grpo.grad_accum 1``).
+     auto; the bare ``generate`` does the same), whole groups per micro-batch (``grpo.grad_accum 1``) and
+     ``grpo.precision`` auto: bf16 autocast on a CPU with bf16 instructions (generation too, in one autocast
+     region per call; the bare ``generate`` runs under the trainer's same context), fp32 elsewhere.
      Where this checkout has the warm-start stage, B starts from the warm-started policy as the
      default does (A from the base model, as c9a1b6b did); without it, B runs the base model
      zero-shot and its solve rates mean nothing: only speed is compared.
@@ -58,7 +60,7 @@ from transformers import TrainerCallback  # noqa: E402
 FEW_SHOT_RECIPE: tuple[str, ...] = ("--few_shot", "3", "--grpo.max_new_tokens", "160", "--verify_early", "true",
                                     "--grpo.stop_at_answer_end", "off", "--problems.difficulty.start_level", "0",
                                     "--lean.max_errors", "3", "--grpo.share_prefill", "off", "--grpo.grad_accum", "4",
-                                    "--grpo.temperature", "0.4")
+                                    "--grpo.temperature", "0.4", "--grpo.precision", "fp32")
 NEW_DEFAULT: tuple[str, ...] = ("--few_shot", "0",)
 FINAL = "train step speed-up: {r:.1f}x (new default vs few-shot recipe), trainer generation at {p:.0f}% of bare generate"
 
@@ -97,8 +99,6 @@ class BareGenerate(TrainerCallback):
         from transformers import StoppingCriteriaList
 
         from prover.policy.prefill import generate_shared_prefill
-        from prover.policy.threads import torch_threads
-
         tr = self.trainer
         tok = tr._tokenizer
         model = tr.accelerator.unwrap_model(tr.model_wrapped)
@@ -110,7 +110,7 @@ class BareGenerate(TrainerCallback):
         was_training = model.training
         model.eval()
         try:
-            with torch.no_grad(), torch_threads(tr.generation_threads):  # the trainer's generation threads
+            with torch.no_grad(), tr.generation_context():  # the trainer's generation threads and precision
                 t0 = time.perf_counter()
                 gen = model.generate
                 if tr.share_prefill:  # the trainer's generation settings, its shared prefill included
@@ -187,15 +187,19 @@ def hardware_bound(model_params: int, batch: int) -> str:
     bw = 5 * 2 * x.numel() * 4 / (time.perf_counter() - t0)  # read + write bytes per second
     from generation_threads import matmul_gflops  # bench/, beside this file
 
+    from prover.policy.precision import resolve_precision
     from prover.policy.threads import generation_threads
 
     own = torch.get_num_threads()
     gen = generation_threads(0)
-    flops = matmul_gflops(gen, batch, 4608) * 1e9  # the decode-shaped product (batch rows x hidden), as generated
-    flops_own = matmul_gflops(own, batch, 4608) * 1e9
-    weight_bytes = model_params * 4
+    bf16 = resolve_precision("auto") == "bf16"  # B generates under bf16 autocast there (weights cast once per call)
+    # the decode-shaped product (batch rows x hidden), as generated
+    flops = matmul_gflops(gen, batch, 4608, bf16=bf16) * 1e9
+    flops_own = matmul_gflops(own, batch, 4608, bf16=bf16) * 1e9
+    weight_bytes = model_params * (2 if bf16 else 4)
     gflop = 2 * model_params * batch / 1e9
-    return (f"bound of a bare decode step (batch {batch}, fp32): weights {weight_bytes / 1e9:.2f} GB / memory "
+    return (f"bound of a bare decode step (batch {batch}, {'bf16' if bf16 else 'fp32'}): weights "
+            f"{weight_bytes / 1e9:.2f} GB / memory "
             f"{bw / 1e9:.1f} GB/s = {weight_bytes / bw:.3f} s; {gflop:.2f} GFLOP / {flops / 1e9:.1f} GFLOP/s "
             f"(decode-shaped matmul, {gen} thread(s), as the trainer generates) = {gflop * 1e9 / flops:.3f} s "
             f"({flops_own / 1e9:.1f} GFLOP/s on torch's {own} threads); cores {os.cpu_count()}")

@@ -119,15 +119,20 @@ def test_config_yaml_then_flags_and_errors(tmp_path):
 
 def test_sft_precision_and_checkpointing_come_from_the_settings(tmp_path):
     """TRL's SFTConfig defaults to bf16 autocast and gradient checkpointing even on CPU (emulated
-    bf16 made LoRA steps ~6x slower here); the settings decide both, on CPU fp32 under auto."""
+    bf16 with checkpointing made LoRA steps ~19x slower on a CPU without bf16 instructions); the settings
+    decide both, under auto by prover.policy.precision's rule (tests/test_precision.py)."""
     import torch
+
+    from prover.policy.precision import resolve_precision
 
     args = sft_args(SFTSettings(), tmp_path)
     assert not args.gradient_checkpointing
+    assert (args.bf16, args.fp16) == (resolve_precision("auto") == "bf16", False)
+    fp32 = sft_args(SFTSettings(precision="fp32"), tmp_path)
+    assert (fp32.bf16, fp32.fp16) == (False, False)
     if not torch.cuda.is_available():
-        assert (args.bf16, args.fp16) == (False, False)
-        with pytest.raises(ConfigError, match="sft.precision=bf16 needs a GPU"):
-            sft_args(SFTSettings(precision="bf16"), tmp_path)
+        with pytest.raises(ConfigError, match="sft.precision=fp16 needs a GPU"):
+            sft_args(SFTSettings(precision="fp16"), tmp_path)
     assert sft_args(SFTSettings(gradient_checkpointing=True), tmp_path).gradient_checkpointing
     with pytest.raises(ConfigError, match="sft.precision"):
         load_config(WarmStartConfig, ["--sft.precision", "fp8"])

@@ -137,7 +137,8 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
     import torch
 
     seen: dict = {"texts": [], "logp_calls_in_rounds": 0, "logp_calls": 0, "use_cache": [], "calls": 0,
-                  "widths": [], "threads": [], "train_threads": [], "prefills": [], "loss_forwards": []}
+                  "widths": [], "threads": [], "train_threads": [], "prefills": [], "loss_forwards": [],
+                  "autocast": {"generating": set(), "loss": set()}}
     threads_before = torch.get_num_threads()
 
     class Watch(TrainerCallback):
@@ -152,6 +153,9 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
 
             def width(module, args):  # tokens fed per forward while generating: 1 after the prompt with a KV cache
                 shape = (int(args[0].shape[0]), int(args[0].shape[1]))
+                phase = "generating" if state["generating"] else "loss" if not state["in_round"] else None
+                if phase:
+                    seen["autocast"][phase].add((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
                 if state["generating"]:
                     seen["widths"].append(shape[1])
                 elif state["in_round"]:
@@ -216,6 +220,14 @@ def test_trainer_stops_at_the_block_end_with_cache_and_no_extra_forward(tmp_path
     # generation on one torch thread (model.generation_threads auto), training on torch's own count
     assert seen["threads"] == [1] and set(seen["train_threads"]) == {threads_before}
     assert torch.get_num_threads() == threads_before
+    # grpo.precision auto: bf16 autocast on a CPU with bf16 instructions (generation and loss alike), else fp32;
+    # the weights stay fp32 either way (mixed precision)
+    from prover.policy.precision import resolve_precision
+
+    bf16 = resolve_precision("auto") == "bf16"
+    expected = {(True, torch.bfloat16)} if bf16 else {(False, torch.get_autocast_dtype("cpu"))}
+    assert seen["autocast"]["generating"] == expected and seen["autocast"]["loss"] == expected
+    assert result.final_step == 1
     assert len(seen["texts"]) == 8
     closed = [t for t in seen["texts"] if closed_answer(t)]
     assert closed, "the few-shot prompt makes SmolLM2 write at least one lean4 block"

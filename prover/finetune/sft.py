@@ -45,9 +45,10 @@ class SFTSettings:
     max_length: int = field(default=1024, metadata={"help": "Longest tokenized pair (prompt + completion); longer ones are cut."})
     seed: int = field(default=0, metadata={"help": "Training seed (data order, LoRA init)."})
     cpu_threads: int = field(default=0, metadata={"help": "torch threads on CPU; 0 keeps torch's default."})
-    precision: str = field(default="auto", metadata={"help": "auto (bf16 on a GPU that has it, else fp32), fp32, bf16 or "
-                                                             "fp16; TRL's own default, bf16 autocast even on CPU, is "
-                                                             "several times slower on most CPUs."})
+    precision: str = field(default="auto", metadata={"help": "auto (bf16 where the GPU or CPU computes it natively, "
+                                                             "else fp32), fp32, bf16 or fp16 (GPU); TRL's own default, "
+                                                             "bf16 autocast on any CPU, is emulated and several times "
+                                                             "slower on CPUs without bf16 instructions."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in the backward pass: "
                                                                           "less memory, ~1/3 more compute (large models)."})
 

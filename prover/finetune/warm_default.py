@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from prover.policy.precision import resolve_precision
+
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "true", "false")
@@ -110,6 +112,7 @@ def cache_key(base_path: str, opts: WarmStartOptions, cands: list[tuple[Any, str
              "weights": sorted((f.name, f.stat().st_size) for f in base.glob("*.safetensors")),
              "pairs": [[p.id, p.statement, a] for p, a in cands],
              "sft": asdict(opts.sft_settings()), "format": FORMAT_VERSION,
+             "precision": resolve_precision(opts.sft_settings().precision, "sft.precision"),
              "versions": [trl.__version__, peft.__version__, transformers.__version__]}
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 

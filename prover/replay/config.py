@@ -51,8 +51,10 @@ class ReplayConfig:
                           "incorrect output (risk-aware shaping). >= 0; 0 turns shaping off."},
     )
     weight_mixed: float = field(
-        default=1.0,
-        metadata={"help": "Selection weight of problems with both successes and failures so far."},
+        default=16.0,
+        metadata={"help": "Selection weight of problems with both successes and failures so far (Fail2Fix's "
+                          "preference: 16 draws such a problem about as often as a 16-problem generator pool of "
+                          "unseen ones together; problems.keep_mixed offers them again)."},
     )
     weight_unsolved: float = field(
         default=0.3,

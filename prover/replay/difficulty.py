@@ -46,7 +46,7 @@ class ProblemStats:
 
 @dataclass(frozen=True)
 class DifficultyWeights:
-    mixed: float = 1.0
+    mixed: float = 16.0
     unsolved: float = 0.3
     solved: float = 0.1
     unseen: float = 1.0

@@ -144,7 +144,9 @@ class GRPOOptions:
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm (0 = off)."})
     precision: str = field(default="auto", metadata={"help": f"Training precision, one of {PRECISIONS} "
-                                                              "(auto: bf16 on a GPU that supports it, else fp32)."})
+                                                              "(auto: bf16 mixed precision on a GPU that supports it "
+                                                              "or a CPU with bf16 instructions, else fp32; "
+                                                              "prover/policy/precision.py)."})
     use_vllm: bool = field(default=False, metadata={"help": "Generate with vLLM (GPU; pip install vllm)."})
     vllm_mode: str = field(default="colocate", metadata={"help": "vLLM next to the trainer on the same GPUs "
                                                                   "('colocate') or a `trl vllm-serve` server "
@@ -295,6 +297,11 @@ class ProblemsOptions:
                 "dropped and listed in <run_dir>/overlap_report.json. Empty = no check."})
     pool_size: int = field(default=16, metadata={"help": "Fresh candidates offered to the mixer per step (generator); "
                                                           "it picks by difficulty weight."})
+    keep_mixed: int = field(default=4, metadata={
+        "help": "Generator: problems whose latest group had both solved and failed samples are offered again in "
+                "later pools (at most this many, at the current level, until a group of theirs has one reward), "
+                "where replay.weight_mixed prefers them (Fail2Fix: problems with both successes and failures "
+                "teach). 0 = every pool is new problems only."})
     difficulty: DifficultyConfig = field(default_factory=lambda: DifficultyConfig(start_level=3), metadata={
         "help": "Adaptive level of the generator. Training starts at level 3, the first level the warm start "
                 "(levels 0-2) does not teach, so groups get mixed rewards from the first step."})
@@ -305,6 +312,8 @@ class ProblemsOptions:
             self.path = _check_source("problems", self.source, self.split, self.path)
         if self.pool_size < 1:
             raise ValueError(f"problems.pool_size={self.pool_size}: use a positive count, e.g. 16")
+        if self.keep_mixed < 0:
+            raise ValueError(f"problems.keep_mixed={self.keep_mixed}: use 0 (off) or a count, e.g. 4")
         if self.limit < 0:
             raise ValueError(f"problems.limit={self.limit}: use 0 (all) or a positive count")
         for name in self.decontaminate:

@@ -111,8 +111,20 @@ class ReplayGRPOTrainer(GRPOTrainer):
         self.driver.phase_hook("training")
         return out
 
+    def generation_context(self) -> contextlib.ExitStack:
+        """What generation runs under on CPU: ``model.generation_threads`` torch threads and, with bf16
+        mixed precision, one autocast region around the whole call, so that each weight is cast to bf16
+        once per call instead of once per decode step (accelerate's per-forward autocast alone recasts every
+        weight at every step). On a GPU: nothing (a GPU run generates as it always did)."""
+        stack = contextlib.ExitStack()
+        if not cuda_available():
+            stack.enter_context(torch_threads(self.generation_threads))
+            if self.args.bf16:
+                stack.enter_context(self.accelerator.autocast())
+        return stack
+
     def _generate(self, prompts: list) -> tuple:
-        with torch_threads(self.generation_threads):
+        with self.generation_context():
             rnd = self.driver.round
             if rnd is None or self.tools or self.rollout_func is not None:
                 return super()._generate(prompts)

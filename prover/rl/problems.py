@@ -22,6 +22,9 @@ class ProblemSource:
     def __init__(self, cfg: TrainConfig) -> None:
         p = cfg.problems
         self.pool_size = p.pool_size
+        self.keep_mixed = p.keep_mixed
+        self.offered: dict[str, Problem] = {}  # generator: the latest pool, by id
+        self.carried: dict[str, tuple[Problem, int]] = {}  # generator: problems with a mixed latest group, level
         self.generator: CoreLeanGenerator | None = None
         self.controller: DifficultyController | None = None
         self.fixed: list[Problem] = []
@@ -41,8 +44,14 @@ class ProblemSource:
         return self.controller.level if self.controller else None
 
     def pool(self, n: int) -> list[Problem]:
+        """Fresh candidates: new generator problems at the current level, after the carried ones (problems whose
+        latest group had mixed rewards, ``problems.keep_mixed``); or the fixed list."""
         if self.generator is not None and self.controller is not None:
-            return self.generator.sample(self.controller.level, max(n, self.pool_size))
+            level = self.controller.level
+            carried = [prob for prob, lvl in self.carried.values() if lvl == level]
+            new = self.generator.sample(level, max(n, self.pool_size))
+            self.offered = {prob.id: prob for prob in [*carried, *new]}
+            return [*carried, *new]
         return list(self.fixed)
 
     def observe(self, rollouts: Sequence[Rollout]) -> int | None:
@@ -57,18 +66,34 @@ class ProblemSource:
         for group in by_group.values():
             new = self.controller.observe(group[0].level, [r.solved for r in group])  # type: ignore[arg-type]
             moved = new if new is not None else moved
+            self._carry(group)
         return moved
+
+    def _carry(self, group: list[Rollout]) -> None:
+        """Keep a problem whose group had both outcomes for later pools; drop it once a group has one outcome."""
+        pid, level = group[0].problem_id, group[0].level
+        outcomes = {r.solved for r in group}
+        self.carried.pop(pid, None)
+        if self.keep_mixed and len(outcomes) == 2 and pid in self.offered and level is not None:
+            self.carried[pid] = (self.offered[pid], level)
+            while len(self.carried) > self.keep_mixed:  # the oldest goes first
+                self.carried.pop(next(iter(self.carried)))
 
     def state_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.generator is not None and self.controller is not None:
-            out = {"generator": self.generator.state_dict(), "difficulty": self.controller.state_dict()}
+            out = {"generator": self.generator.state_dict(), "difficulty": self.controller.state_dict(),
+                   "carried": [[prob.to_json(), level] for prob, level in self.carried.values()],
+                   "offered": [prob.to_json() for prob in self.offered.values()]}
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.generator is not None and self.controller is not None and state:
             self.generator.load_state_dict(state["generator"])
             self.controller.load_state_dict(state["difficulty"])
+            carried = [(Problem.from_json(d), int(level)) for d, level in state.get("carried", [])]
+            self.carried = {prob.id: (prob, level) for prob, level in carried}
+            self.offered = {prob.id: prob for prob in map(Problem.from_json, state.get("offered", []))}
 
 
 def load_problem_list(source: str, path: str, split: str, domain: str, limit: int = 0,
