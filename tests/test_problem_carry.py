@@ -70,7 +70,7 @@ def test_carried_problems_survive_a_checkpoint():
     back.load_state_dict(state)
     assert back.carried == src.carried and back.pool(1)[0] == prob
     old = dict(state)
-    del old["carried"], old["offered"]  # a checkpoint from before keep_mixed
+    del old["carried"]  # a checkpoint from before keep_mixed
     legacy = _source()
     legacy.load_state_dict(old)
     assert legacy.carried == {}

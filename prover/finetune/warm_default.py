@@ -108,11 +108,12 @@ def cache_key(base_path: str, opts: WarmStartOptions, cands: list[tuple[Any, str
     import trl
 
     base = Path(base_path)
+    sft = opts.sft_settings()
     ident = {"base": base.name, "base_config": _file_digest(base / "config.json"),
              "weights": sorted((f.name, f.stat().st_size) for f in base.glob("*.safetensors")),
              "pairs": [[p.id, p.statement, a] for p, a in cands],
-             "sft": asdict(opts.sft_settings()), "format": FORMAT_VERSION,
-             "precision": resolve_precision(opts.sft_settings().precision, "sft.precision"),
+             "sft": asdict(sft), "format": FORMAT_VERSION,
+             "precision": resolve_precision(sft.precision, "sft.precision"),  # auto differs between machines
              "versions": [trl.__version__, peft.__version__, transformers.__version__]}
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 

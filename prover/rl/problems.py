@@ -23,7 +23,7 @@ class ProblemSource:
         p = cfg.problems
         self.pool_size = p.pool_size
         self.keep_mixed = p.keep_mixed
-        self.offered: dict[str, Problem] = {}  # generator: the latest pool, by id
+        self.offered: dict[str, Problem] = {}  # generator: the latest pool, by id (observed in the same step)
         self.carried: dict[str, tuple[Problem, int]] = {}  # generator: problems with a mixed latest group, level
         self.generator: CoreLeanGenerator | None = None
         self.controller: DifficultyController | None = None
@@ -83,8 +83,7 @@ class ProblemSource:
         out: dict[str, Any] = {}
         if self.generator is not None and self.controller is not None:
             out = {"generator": self.generator.state_dict(), "difficulty": self.controller.state_dict(),
-                   "carried": [[prob.to_json(), level] for prob, level in self.carried.values()],
-                   "offered": [prob.to_json() for prob in self.offered.values()]}
+                   "carried": [[prob.to_json(), level] for prob, level in self.carried.values()]}
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -93,7 +92,6 @@ class ProblemSource:
             self.controller.load_state_dict(state["difficulty"])
             carried = [(Problem.from_json(d), int(level)) for d, level in state.get("carried", [])]
             self.carried = {prob.id: (prob, level) for prob, level in carried}
-            self.offered = {prob.id: prob for prob in map(Problem.from_json, state.get("offered", []))}
 
 
 def load_problem_list(source: str, path: str, split: str, domain: str, limit: int = 0,
