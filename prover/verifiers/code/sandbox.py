@@ -1,6 +1,6 @@
 """Sandbox for untrusted Python: a pool of warm, isolated harness servers.
 
-Each worker is one long-lived ``harness.py`` server, started either inside
+Each worker is one long-lived harness server (``harness/``, sent as one program), started either inside
 ``bwrap`` (mode ``bwrap``) or directly under rlimits (mode ``rlimits``). The
 server gives every job fresh pid/mount/ipc namespaces, a fresh tmpfs and an
 unprivileged per-worker uid, and runs the tests in a separate driver process;
@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from prover.verifiers.code import harness
 from prover.verifiers.proc import kill_group
 
 log = logging.getLogger(__name__)
 
-HARNESS_PATH = Path(__file__).with_name("harness.py")
 MODES = ("auto", "bwrap", "rlimits")
 _CAPS_FOR_SERVER = ("CAP_SETUID", "CAP_SETGID", "CAP_SYS_ADMIN", "CAP_KILL")
 _ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
@@ -232,8 +232,7 @@ class Worker:
             "grace_s": 2.0,
             "parent_pid": os.getpid(),
         }
-        src = HARNESS_PATH.read_text()
-        argv = [self.python, "-I", "-S", "-c", src, json.dumps(ctx)]
+        argv = [self.python, "-I", "-S", "-c", harness.source(), json.dumps(ctx)]
         if self.mode == "bwrap":
             return bwrap_command(self.python, tmpfs_mb=self._tmpfs_mb) + argv
         return argv
