@@ -552,6 +552,36 @@ def test_degraded_mode_without_uid_switch_or_job_namespaces_still_verifies(monke
     assert isolation["job_namespaces"] is False and isolation["separate_uid"] is False
 
 
+def test_without_job_namespaces_the_candidate_uid_is_swept_and_its_scratch_wiped(monkeypatch):
+    """A root host where unshare is refused: no per-job namespaces, but a separate candidate uid. A fork
+    storm is bounded by RLIMIT_NPROC of that uid and killed after the job (sweep_uid); files a solution
+    left are gone before the next job (wipe_dir, run as the candidate's uid)."""
+    from prover.verifiers.code import sandbox as sb
+
+    original = sb.Worker._command
+
+    def no_namespaces(self):
+        argv = original(self)
+        ctx = json.loads(argv[-1])
+        ctx.update(job_namespaces=False)
+        return argv[:-1] + [json.dumps(ctx)]
+
+    monkeypatch.setattr(sb.Worker, "_command", no_namespaces)
+    with CodeVerifier(CodeVerifierConfig(**{**CONFIG, "workers": 1})) as v:
+        require(v, "separate_uid")
+        codes = [
+            "import os, time\ndef f(x):\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            time.sleep(0.01)",
+            "def f(x):\n    open('leak.txt', 'w').write('secret')\n    return x + 1",
+            "import glob\ndef f(x):\n    return x + 1 + len(glob.glob('../*/leak.txt'))",
+            "import os\ndef f(x):\n    return x + len(os.listdir('..'))",  # the scratch root holds only its own directory
+        ]
+        verdicts = v.verify([problem()] * len(codes), [fenced(c) for c in codes])
+        isolation = v.isolation()
+        _assert_no_sandbox_processes()  # while the server still runs: swept after each job, not at exit
+    assert isolation["job_namespaces"] is False and isolation["separate_uid"] is True
+    assert [vd.status for vd in verdicts] == [Status.TIMEOUT, Status.VALID, Status.VALID, Status.VALID]
+
+
 def test_a_killed_sandbox_worker_is_restarted(verifier):
     assert_outcome(check(verifier, "def f(x):\n    return x + 1"), Status.VALID)
     for worker in verifier._pool._all:  # noqa: SLF001 - simulate a crash of every sandbox server

@@ -120,20 +120,28 @@ def reap_strays(keep: int, timeout: float) -> None:
             time.sleep(0.001)
 
 
-def _children() -> list:
-    me = str(os.getpid())
+def _pids(matches) -> list:
+    """Pids in /proc for which ``matches(pid_text)`` holds (processes that vanish meanwhile are skipped)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if fields[1] == me:
+            if matches(entry):
                 found.append(int(entry))
-        except (OSError, IndexError):
+        except (OSError, ValueError, IndexError):
             pass
     return found
+
+
+def _children() -> list:
+    me = str(os.getpid())
+
+    def child(entry: str) -> bool:
+        with open(f"/proc/{entry}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[1] == me
+
+    return _pids(child)
 
 
 def wipe_dir(path: str, uid: "int | None") -> None:
@@ -143,10 +151,7 @@ def wipe_dir(path: str, uid: "int | None") -> None:
     pid = os.fork()
     if pid == 0:
         try:
-            if uid is not None:
-                os.setgroups([])
-                os.setgid(uid)
-                os.setuid(uid)
+            drop_privileges(uid)
             for entry in os.listdir(path):
                 full = os.path.join(path, entry)
                 if os.path.isdir(full) and not os.path.islink(full):
@@ -162,20 +167,14 @@ def wipe_dir(path: str, uid: "int | None") -> None:
 
 
 def _pids_of_uid(uid: int) -> list:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as f:
-                for line in f:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
-                            found.append(int(entry))
-                        break
-        except (OSError, ValueError, IndexError):
-            pass
-    return found
+    def owned(entry: str) -> bool:
+        with open(f"/proc/{entry}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1]) == uid
+        return False
+
+    return _pids(owned)
 
 
 def sweep_uid(uid: "int | None", keep: int = 0) -> None:
@@ -192,9 +191,7 @@ def sweep_uid(uid: "int | None", keep: int = 0) -> None:
         pid = os.fork()
         if pid == 0:
             try:
-                os.setgroups([])
-                os.setgid(uid)
-                os.setuid(uid)
+                drop_privileges(uid)
                 os.kill(-1, signal.SIGKILL)
             finally:
                 os._exit(0)
