@@ -26,6 +26,8 @@ from typing import Any, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from precision import alternate  # noqa: E402  (bench/, beside this file)
+
 FINAL = "sft step speed-up: {r:.1f}x (settings vs TRL defaults: bf16={b}, gradient_checkpointing={g})"
 
 
@@ -97,13 +99,15 @@ def main(argv: Sequence[str] | None = None, *, say: Any = print) -> str:
     rows = warm_pairs(args.pairs)
     say(f"machine: {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
         f"GPU {torch.cuda.is_available()}; {len(rows)} pairs, {args.steps} steps per run")
-    per: dict[bool, list[float]] = {False: [], True: []}
-    for r in range(args.rounds):
-        for defaults in (False, True):
-            s = step_seconds(rows, args.model, args.steps, trl_defaults if defaults else {})
-            per[defaults].append(s)
-            say(f"round {r + 1}: {'TRL defaults' if defaults else 'settings'}: {s:.1f} s per step")
-    ours, theirs = (sum(per[d]) / len(per[d]) for d in (False, True))
+    runs = {False: 0, True: 0}
+
+    def measure(defaults: bool) -> float:
+        s = step_seconds(rows, args.model, args.steps, trl_defaults if defaults else {})
+        runs[defaults] += 1
+        say(f"round {runs[defaults]}: {'TRL defaults' if defaults else 'settings'}: {s:.1f} s per step")
+        return s
+
+    ours, theirs = alternate(args.rounds, measure)
     say(f"mean s per step: settings {ours:.1f}, TRL defaults {theirs:.1f}")
     line = FINAL.format(r=theirs / max(ours, 1e-9), b=trl.bf16, g=trl.gradient_checkpointing)
     say(line)

@@ -29,6 +29,8 @@ So every module here imports only the standard library and its siblings (relativ
 
 from __future__ import annotations
 
+import functools
+
 from .wire import decode, encode
 
 # Modules of the package, in the bootstrap (``__init__`` is this file).
@@ -72,26 +74,22 @@ from harness.server import main
 main(sys.argv)
 '''
 
-_source: list[str] = []
-
-
+@functools.lru_cache(maxsize=1)
 def source() -> str:
     """The ``python -c`` program that runs the harness server (built once per process)."""
-    if not _source:
-        import os
+    import os
 
-        here = os.path.dirname(os.path.abspath(__file__))
-        texts = {}
-        for part in PARTS:
-            with open(os.path.join(here, part + ".py"), encoding="utf-8") as f:
-                texts[part] = f.read()
-        program = _BOOTSTRAP.replace("__SOURCES__", repr(texts))
-        size = len(program.encode("utf-8", "surrogatepass"))
-        if size >= MAX_ARG_BYTES:
-            raise RuntimeError(f"the sandbox harness is {size} bytes, over Linux's {MAX_ARG_BYTES}-byte limit on one "
-                               f"argument; shorten prover/verifiers/code/harness/ or pass it another way")
-        _source.append(program)
-    return _source[0]
+    here = os.path.dirname(os.path.abspath(__file__))
+    texts = {}
+    for part in PARTS:
+        with open(os.path.join(here, part + ".py"), encoding="utf-8") as f:
+            texts[part] = f.read()
+    program = _BOOTSTRAP.replace("__SOURCES__", repr(texts))
+    size = len(program.encode("utf-8", "surrogatepass"))
+    if size >= MAX_ARG_BYTES:
+        raise RuntimeError(f"the sandbox harness is {size} bytes, over Linux's {MAX_ARG_BYTES}-byte limit on one "
+                           f"argument; shorten prover/verifiers/code/harness/ or pass it another way")
+    return program
 
 
 __all__ = ["MAX_ARG_BYTES", "PARTS", "decode", "encode", "source"]
